@@ -1,0 +1,172 @@
+"""Strict config dataclasses: the only schema of engine parameters.
+
+Subclass `StrictConfig` with a `@dataclass`. `from_dict` rejects unknown keys and wrong
+types, recurses into nested config dataclasses and runs `validate()`; `to_dict` gives
+plain JSON/TOML-safe data; `with_overrides(["train.lr=1e-3"])` applies CLI `--set`s
+whose values are parsed as TOML literals (bare words are taken as strings).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal, Self, Union, get_args, get_origin, get_type_hints
+
+from sr_engine.errors import ConfigError
+
+
+class StrictConfig:
+    """Mixin for dataclasses that are parsed strictly from dicts / TOML."""
+
+    def validate(self) -> None:
+        """Override to check cross-field constraints; raise ConfigError."""
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    # -- (de)serialisation -------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, where: str = "") -> Self:
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{where or cls.__name__}: expected a table, got {type(data).__name__}")
+        fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(set(data) - set(fields))
+        if unknown:
+            raise ConfigError(
+                f"unknown key{'s' if len(unknown) > 1 else ''} "
+                f"{', '.join(_dotted(where, k) for k in unknown)}; allowed: {', '.join(fields)}"
+            )
+        hints = get_type_hints(cls)
+        kwargs = {k: _coerce(hints[k], v, _dotted(where, k)) for k, v in data.items()}
+        try:
+            return cls(**kwargs)
+        except TypeError as exc:  # a required field is missing
+            raise ConfigError(f"{where or cls.__name__}: {exc}") from None
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> Self:
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except FileNotFoundError:
+            raise ConfigError(f"recipe not found: {path}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+        return cls.from_dict(data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(self)
+
+    def with_overrides(self, overrides: Sequence[str]) -> Self:
+        data = self.to_dict()
+        for item in overrides:
+            key, sep, raw = item.partition("=")
+            if not sep or not key.strip():
+                raise ConfigError(f"override {item!r} is not of the form key=value")
+            _set_dotted(data, key.strip().split("."), parse_value(raw.strip()), item)
+        return type(self).from_dict(data)
+
+
+def parse_value(raw: str) -> Any:
+    """Parse a `--set` value as a TOML literal; anything that is not one is a string."""
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def _dotted(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def _set_dotted(data: dict[str, Any], keys: list[str], value: Any, item: str) -> None:
+    node = data
+    for k in keys[:-1]:
+        if not isinstance(node.get(k), dict):
+            raise ConfigError(f"override {item!r}: {k!r} is not a section")
+        node = node[k]
+    if keys[-1] not in node:
+        raise ConfigError(f"override {item!r}: unknown key {'.'.join(keys)!r}")
+    node[keys[-1]] = value
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def _coerce(tp: Any, value: Any, where: str) -> Any:  # noqa: C901 - one switch over type forms
+    origin = get_origin(tp)
+    if tp is Any:
+        return value
+    if origin in (Union, types.UnionType):
+        args = get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return _coerce(arg, value, where)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(errors[0] if len(errors) == 1 else f"{where}: {value!r} fits none of {tp}")
+    if origin is Literal:
+        if value not in get_args(tp):
+            raise ConfigError(f"{where}: {value!r} is not one of {list(get_args(tp))}")
+        return value
+    if isinstance(tp, type) and issubclass(tp, StrictConfig):
+        return tp.from_dict(value, where=where)
+    if origin in (list, tuple, Sequence, typing.Sequence):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        args = get_args(tp)
+        if origin is tuple and args and args[-1] is not Ellipsis:
+            if len(args) != len(value):
+                raise ConfigError(f"{where}: expected {len(args)} items, got {len(value)}")
+            return tuple(_coerce(a, v, f"{where}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
+        item = args[0] if args else Any
+        out = [_coerce(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
+        return tuple(out) if origin is tuple else out
+    if origin in (dict, Mapping, typing.Mapping):
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{where}: expected a table, got {value!r}")
+        _, vt = get_args(tp) or (str, Any)
+        return {str(k): _coerce(vt, v, f"{where}.{k}") for k, v in value.items()}
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return value
+    if tp is Path:
+        if not isinstance(value, (str, Path)):
+            raise ConfigError(f"{where}: expected a path, got {value!r}")
+        return Path(value)
+    raise ConfigError(f"{where}: unsupported config type {tp!r}")  # a programming error
+
+
+def check(cond: bool, message: str) -> None:
+    """Raise ConfigError(message) unless cond; for `validate()` bodies."""
+    if not cond:
+        raise ConfigError(message)

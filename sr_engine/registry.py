@@ -1,0 +1,99 @@
+"""Explicit registry of architectures. Registry ids are stable API (checkpoints, URLs).
+
+Every SR model created here has ONE calling convention, whatever its paper does:
+
+    model(lr) -> hr,  lr: (N, C, h, w) float in [0, 1],  hr: (N, C, s*h, s*w), same dtype
+
+C is 1 (the Y channel of MATLAB rgb2ycbcr, divided by 255) for `color == "y"` and 3 (RGB)
+for `color == "rgb"`. Pre-upsampling archs (`input_space == "upsampled"`, SRCNN/VDSR/DRCN)
+do their MATLAB-bicubic upsampling inside forward(), so tiling, training and evaluation
+never special-case them. The list of archs lives in `sr_engine.archs.ARCHS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from torch import nn
+
+from sr_engine.errors import ConfigError, UnknownModelError
+
+
+@dataclass(frozen=True)
+class ArchSpec:
+    """What an architecture is and needs; read by tiling, training, CLI and web.
+
+    `halo(scale, hparams)` is the receptive-field radius in LR pixels: an output pixel
+    depends on LR pixels at most that far away (tiles overlap by at least this much).
+    `size_multiple`/`min_size` constrain the LR input (h, w).
+    """
+
+    id: str
+    family: str
+    build: Callable[..., nn.Module]  # build(scale=s, **hparams) -> nn.Module
+    scales: tuple[int, ...]
+    color: Literal["y", "rgb"]
+    input_space: Literal["lr", "upsampled"]
+    halo: Callable[[int, Mapping[str, Any]], int]
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    variants: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    kind: Literal["sr", "discriminator"] = "sr"
+    trainable: bool = True
+    size_multiple: int = 1
+    min_size: int = 1
+    description: str = ""
+    paper: str = ""
+
+    @property
+    def channels(self) -> int:
+        return 1 if self.color == "y" else 3
+
+    def resolve_hparams(self, hparams: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Defaults overlaid with `hparams`; a `variant` key expands to its preset."""
+        merged = dict(self.defaults)
+        given = dict(hparams or {})
+        variant = given.pop("variant", None)
+        if variant is not None:
+            if variant not in self.variants:
+                raise ConfigError(
+                    f"{self.id}: unknown variant {variant!r}; known: {sorted(self.variants)}")
+            merged.update(self.variants[variant])
+        unknown = sorted(set(given) - set(self.defaults))
+        if unknown:
+            raise ConfigError(
+                f"{self.id}: unknown hyperparameter(s) {unknown}; known: {sorted(self.defaults)}")
+        merged.update(given)
+        return merged
+
+    def check_scale(self, scale: int) -> None:
+        if scale not in self.scales:
+            raise ConfigError(f"{self.id} supports scales {list(self.scales)}, not x{scale}")
+
+
+def _registry() -> dict[str, ArchSpec]:
+    from sr_engine.archs import ARCHS  # imported late: archs import this module
+
+    return {spec.id: spec for spec in ARCHS}
+
+
+def list_models(kind: str | None = "sr") -> list[ArchSpec]:
+    """Registered architectures (of one `kind`, or all with kind=None), in registry order."""
+    return [s for s in _registry().values() if kind is None or s.kind == kind]
+
+
+def get_spec(arch_id: str) -> ArchSpec:
+    try:
+        return _registry()[arch_id]
+    except KeyError:
+        known = ", ".join(_registry())
+        raise UnknownModelError(f"unknown architecture {arch_id!r}; registered: {known}") from None
+
+
+def create_model(arch_id: str, *, scale: int, **hparams: Any) -> nn.Module:
+    """Build an untrained model. Unknown archs, scales and hyperparameters are ConfigErrors."""
+    spec = get_spec(arch_id)
+    if spec.kind == "sr":
+        spec.check_scale(scale)
+    return spec.build(scale=scale, **spec.resolve_hparams(hparams))
