@@ -32,7 +32,8 @@ class StrictConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, where: str = "") -> Self:
         if not isinstance(data, Mapping):
-            raise ConfigError(f"{where or cls.__name__}: expected a table, got {type(data).__name__}")
+            got = type(data).__name__
+            raise ConfigError(f"{where or cls.__name__}: expected a table, got {got}")
         fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
         unknown = sorted(set(data) - set(fields))
         if unknown:
@@ -120,7 +121,9 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:  # noqa: C901 - one switch 
                 return _coerce(arg, value, where)
             except ConfigError as exc:
                 errors.append(str(exc))
-        raise ConfigError(errors[0] if len(errors) == 1 else f"{where}: {value!r} fits none of {tp}")
+        if len(errors) == 1:
+            raise ConfigError(errors[0])
+        raise ConfigError(f"{where}: {value!r} fits none of {tp}")
     if origin is Literal:
         if value not in get_args(tp):
             raise ConfigError(f"{where}: {value!r} is not one of {list(get_args(tp))}")
@@ -134,7 +137,8 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:  # noqa: C901 - one switch 
         if origin is tuple and args and args[-1] is not Ellipsis:
             if len(args) != len(value):
                 raise ConfigError(f"{where}: expected {len(args)} items, got {len(value)}")
-            return tuple(_coerce(a, v, f"{where}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
+            pairs = enumerate(zip(args, value, strict=True))
+            return tuple(_coerce(a, v, f"{where}[{i}]") for i, (a, v) in pairs)
         item = args[0] if args else Any
         out = [_coerce(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
         return tuple(out) if origin is tuple else out

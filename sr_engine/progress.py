@@ -17,6 +17,8 @@ from sr_engine.errors import Cancelled, ConfigError
 
 SCHEMA_VERSION = 1
 
+_EVENT_KEYS = frozenset({"v", "stage", "current", "total", "message", "metrics", "eta_s", "ts"})
+
 Stage = Literal[
     "queued", "loading", "tiling", "training", "validating", "encoding", "saving", "done", "failed"
 ]
@@ -63,7 +65,7 @@ class ProgressEvent:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProgressEvent:
-        unknown = set(data) - {"v", "stage", "current", "total", "message", "metrics", "eta_s", "ts"}
+        unknown = set(data) - _EVENT_KEYS
         if unknown:
             raise ConfigError(f"unknown progress event keys: {sorted(unknown)}")
         return cls(

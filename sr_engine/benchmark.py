@@ -1,0 +1,182 @@
+"""Quality and speed tables: what `sr-engine benchmark` measures and writes.
+
+Quality: the evaluation protocol (sr_engine.evaluate) for each model x scale x dataset, beside
+the published figure and the difference. Speed: output megapixels per second of the tiled
+inference path on a fixed random input, per arch, device and precision, as the median of
+repeated side-by-side runs (architectures at random init: speed does not depend on weights).
+"""
+
+from __future__ import annotations
+
+import platform
+import statistics
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+import sr_engine
+from sr_engine.errors import ConfigError, MissingWeightsError
+from sr_engine.evaluate import evaluate, load_eval_set
+from sr_engine.inference import upscale_tensor
+from sr_engine.progress import ProgressCallback, Reporter
+from sr_engine.published import published
+from sr_engine.registry import create_model, get_spec, list_models
+from sr_engine.zoo import LoadedModel, load_model, resolve_device
+
+
+@dataclass(frozen=True)
+class QualityRow:
+    model: str
+    scale: int
+    dataset: str
+    psnr: float
+    ssim: float
+    n_images: int
+    paper_psnr: float | None
+    paper_ssim: float | None
+
+
+@dataclass(frozen=True)
+class SpeedRow:
+    arch: str
+    scale: int
+    device: str
+    precision: str
+    lr_size: int
+    median_s: float
+    mpix_per_s: float  # output megapixels per second
+    params: int
+
+
+def quality_rows(models: Sequence[str], scales: Sequence[int], data_dirs: Sequence[Path], *,
+                 device: str = "auto", progress: ProgressCallback | None = None
+                 ) -> tuple[list[QualityRow], list[str]]:
+    """Evaluate each model x scale on each dataset; returns rows and skipped-combination notes."""
+    rows: list[QualityRow] = []
+    skipped: list[str] = []
+    dev = resolve_device(device)
+    for scale in scales:
+        sets = [(d.name, load_eval_set(d, scale=scale)) for d in data_dirs]
+        for name in models:
+            try:
+                model = load_model(name, scale=scale, device=dev)
+            except (MissingWeightsError, ConfigError) as exc:
+                skipped.append(f"{name} x{scale}: {exc}")
+                continue
+            for set_name, data in sets:
+                report = evaluate(model, data, scale=scale, progress=progress)
+                paper = published(model.spec.id, set_name, scale)
+                rows.append(QualityRow(model.name, scale, set_name, report.psnr_y, report.ssim_y,
+                                       report.n_images, paper[0] if paper else None,
+                                       paper[1] if paper else None))
+    return rows, skipped
+
+
+def _random_model(arch: str, scale: int, device: torch.device) -> LoadedModel:
+    spec = get_spec(arch)
+    torch.manual_seed(0)
+    module = create_model(arch, scale=scale).to(device).eval().requires_grad_(False)
+    return LoadedModel(module=module, spec=spec, scale=scale, hparams=spec.resolve_hparams(),
+                       meta=None, name=arch, device=device)
+
+
+def time_model(model: LoadedModel, *, lr_size: int, precision: str, repeats: int,
+               tile: int = 256) -> float:
+    """Median seconds of `repeats` timed runs after one warm-up, on a (1,C,size,size) input."""
+    g = torch.Generator().manual_seed(0)
+    lr = torch.rand(1, model.spec.channels, lr_size, lr_size, generator=g).to(model.device)
+    times = []
+    for i in range(repeats + 1):
+        t0 = time.perf_counter()
+        upscale_tensor(model, lr, tile=tile, precision=precision)
+        if model.device.type == "cuda":
+            torch.cuda.synchronize()
+        if i:  # the first run warms caches and kernels
+            times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def speed_rows(archs: Sequence[str], scales: Sequence[int], *, devices: Sequence[str],
+               precisions: Sequence[str], lr_size: int = 96, repeats: int = 3,
+               progress: ProgressCallback | None = None) -> list[SpeedRow]:
+    """Time every arch x scale x device x precision; combinations run interleaved."""
+    combos = [(a, s, d, p) for d in devices for a in archs for s in scales
+              if s in get_spec(a).scales for p in precisions]
+    rep = Reporter(progress, "validating", total=len(combos))
+    rows = []
+    for arch, scale, device, precision in combos:
+        model = _random_model(arch, scale, resolve_device(device))
+        median = time_model(model, lr_size=lr_size, precision=precision, repeats=repeats)
+        out_mpix = (lr_size * scale) ** 2 / 1e6
+        params = sum(p.numel() for p in model.module.parameters())
+        rows.append(SpeedRow(arch, scale, model.device.type, precision, lr_size, median,
+                             out_mpix / median, params))
+        rep.advance(message=f"speed {arch} x{scale} {device} {precision}")
+    return rows
+
+
+def _fmt(x: float | None, digits: int) -> str:
+    return "-" if x is None else f"{x:.{digits}f}"
+
+
+def _signed(x: float | None, digits: int) -> str:
+    return "-" if x is None else f"{x:+.{digits}f}"
+
+
+def quality_table(rows: Iterable[QualityRow]) -> list[str]:
+    lines = ["| model | scale | set | PSNR | SSIM | paper PSNR | paper SSIM | ΔPSNR | ΔSSIM |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        dp = None if r.paper_psnr is None else r.psnr - r.paper_psnr
+        ds = None if r.paper_ssim is None else r.ssim - r.paper_ssim
+        lines.append(f"| {r.model} | x{r.scale} | {r.dataset} | {r.psnr:.2f} | {r.ssim:.4f} | "
+                     f"{_fmt(r.paper_psnr, 2)} | {_fmt(r.paper_ssim, 4)} | {_signed(dp, 2)} | "
+                     f"{_signed(ds, 4)} |")
+    return lines
+
+
+def speed_table(rows: Iterable[SpeedRow]) -> list[str]:
+    rows = list(rows)
+    base = {(r.scale, r.device, r.precision): r.mpix_per_s for r in rows if r.arch == "bicubic"}
+    lines = ["| arch | scale | device | precision | params | LR size | median s | output MP/s |"
+             " vs bicubic |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        b = base.get((r.scale, r.device, r.precision))
+        ratio = f"{r.mpix_per_s / b:.3g}x" if b else "-"
+        lines.append(f"| {r.arch} | x{r.scale} | {r.device} | {r.precision} | {r.params:,} | "
+                     f"{r.lr_size}x{r.lr_size} | {r.median_s:.4f} | {r.mpix_per_s:.3f} | {ratio} |")
+    return lines
+
+
+def environment_lines() -> list[str]:
+    threads = torch.get_num_threads()
+    cuda = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
+    return [f"- sr_engine {sr_engine.__version__}, torch {torch.__version__}, "
+            f"Python {platform.python_version()}",
+            f"- CPU: {platform.processor() or platform.machine()}, {threads} torch threads; "
+            f"CUDA: {cuda}"]
+
+
+def render_markdown(quality: Sequence[QualityRow], speed: Sequence[SpeedRow],
+                    skipped: Sequence[str], command: str) -> str:
+    """The whole report; generated, never edited by hand."""
+    out = ["# SR Studio benchmark", "",
+           f"Generated by `{command}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. "
+           "Do not edit by hand: re-run the command.", "", *environment_lines(), ""]
+    if quality:
+        out += ["## Quality (PSNR/SSIM on Y, border = scale, MATLAB bicubic LR)", "",
+                *quality_table(quality), ""]
+    if skipped:
+        out += ["Not evaluated:", "", *[f"- {s}" for s in skipped], ""]
+    if speed:
+        out += ["## Speed (tiled inference on a random input, median of repeated runs)", "",
+                *speed_table(speed), ""]
+    return "\n".join(out)
+
+
+def default_models() -> list[str]:
+    """bicubic plus every registered SR arch (those without weights are listed as skipped)."""
+    return [s.id for s in list_models()]

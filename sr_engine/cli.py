@@ -1,0 +1,208 @@
+"""`sr-engine` / `python -m sr_engine`: upscale, train, evaluate, benchmark, models, inspect.
+
+Thin: parse arguments, build the engine's config objects, call engine functions, print.
+Every error the engine raises on purpose ends the command with one line and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from sr_engine.console import BarProgress
+from sr_engine.errors import EngineError
+
+DEFAULT_SETS = ("Set5", "Set14")
+
+
+def _shared_benchmark_dirs() -> list[Path]:
+    from sr_engine.paths import shared_data_dir
+
+    root = shared_data_dir()
+    if root is None:
+        return []
+    return [root / "benchmark" / s for s in DEFAULT_SETS if (root / "benchmark" / s).is_dir()]
+
+
+def cmd_upscale(args: argparse.Namespace) -> int:
+    from sr_engine.inference import UpscaleConfig, upscale_file, upscale_files
+
+    config = UpscaleConfig(model=args.model, scale=args.scale, tile=args.tile, overlap=args.overlap,
+                           batch=args.batch, device=args.device, precision=args.precision,
+                           format=args.format)
+    bar = BarProgress(quiet=args.quiet)
+    out = Path(args.output)
+    single = len(args.inputs) == 1 and Path(args.inputs[0]).is_file() and out.suffix != ""
+    try:
+        if single:
+            results = [upscale_file(args.inputs[0], out, config, progress=bar)]
+        else:
+            results = upscale_files(args.inputs, out, config, progress=bar)
+    finally:
+        bar.close()
+    for r in results:
+        print(f"{r.src} -> {r.dst} ({r.output_size[0]}x{r.output_size[1]}, {r.seconds:.2f} s)")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from sr_engine.train import TrainConfig, train
+
+    config = TrainConfig.from_toml(args.recipe).with_overrides(args.set or [])
+    bar = BarProgress(quiet=args.quiet)
+    try:
+        result = train(config, progress=bar, resume=Path(args.resume) if args.resume else None)
+    finally:
+        bar.close()
+    print(f"trained {result.steps} steps in {result.seconds:.0f} s; "
+          f"best: {result.best_checkpoint}; last: {result.last_checkpoint}; "
+          f"metrics: {json.dumps(result.best_metrics)}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from sr_engine.evaluate import evaluate
+    from sr_engine.zoo import load_model, resolve_device
+
+    model = load_model(args.model, scale=args.scale, device=resolve_device(args.device))
+    bar = BarProgress(quiet=args.quiet or args.json)
+    try:
+        report = evaluate(model, Path(args.data), scale=model.scale, progress=bar,
+                          precision=args.precision)
+    finally:
+        bar.close()
+    if args.json:
+        print(json.dumps(report.to_dict()))
+    else:
+        for item in report.per_image:
+            print(f"{item['name']:<20} {item['psnr_y']:8.2f} dB  {item['ssim_y']:.4f}")
+        print(f"{report.dataset} x{report.scale} {model.name}: PSNR {report.psnr_y:.2f} dB, "
+              f"SSIM {report.ssim_y:.4f} over {report.n_images} images")
+    return 0
+
+
+def cmd_benchmark(args: argparse.Namespace) -> int:
+    from sr_engine import benchmark as bm
+
+    models = args.models or bm.default_models()
+    data = [Path(d) for d in args.data] if args.data else _shared_benchmark_dirs()
+    bar = BarProgress(quiet=args.quiet)
+    try:
+        quality, skipped = ([], []) if args.no_quality or not data else bm.quality_rows(
+            models, args.scales, data, device=args.device, progress=bar)
+        archs = [m for m in models if not Path(m).suffix]  # speed is per arch, not per file
+        speed = [] if args.no_speed else bm.speed_rows(
+            archs, args.scales, devices=args.devices, precisions=args.precisions,
+            lr_size=args.speed_size, repeats=args.repeats, progress=bar)
+    finally:
+        bar.close()
+    if not data and not args.no_quality:
+        skipped.append("quality: no --data given and ../shared/data/benchmark not found")
+    command = "sr-engine " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    text = bm.render_markdown(quality, speed, skipped, command)
+    if args.out:
+        from sr_engine.paths import atomic_write_text
+
+        atomic_write_text(Path(args.out), text + "\n")
+        print(f"wrote {args.out}")
+    else:
+        print(text)
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from sr_engine.registry import list_models
+    from sr_engine.zoo import available_checkpoints
+
+    print("Registered architectures:")
+    for s in list_models(kind=None):
+        scales = ",".join(f"x{x}" for x in s.scales)
+        print(f"  {s.id:<20} {s.kind:<13} {s.color:<3} {s.input_space:<9} {scales:<12} "
+              f"{s.description}")
+    print("Available checkpoints:")
+    found = available_checkpoints()
+    for path, meta in found:
+        metrics = " ".join(f"{k}={v:.4g}" for k, v in meta.metrics.items())
+        print(f"  {meta.arch:<10} x{meta.scale}  step {meta.step:<8} {metrics}  {path}")
+    if not found:
+        print("  (none: train one with `sr-engine train RECIPE.toml`)")
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from sr_engine.checkpoint import read_meta
+
+    print(json.dumps(read_meta(Path(args.checkpoint)).to_dict(), indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="sr-engine", description="Super-resolution engine")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("upscale", help="upscale image files or folders")
+    up.add_argument("inputs", nargs="+", metavar="INPUT")
+    up.add_argument("-o", "--output", required=True,
+                    help="output file (one input file) or folder")
+    up.add_argument("--model", default="bicubic", help="registry id or checkpoint path")
+    up.add_argument("--scale", type=int, default=4)
+    up.add_argument("--tile", type=int, default=256, help="LR tile size; 0 = no tiling")
+    up.add_argument("--overlap", type=int, default=None, help="default: the model's halo")
+    up.add_argument("--batch", type=int, default=4, help="tiles per forward pass")
+    up.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    up.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32")
+    up.add_argument("--format", default=None, help="output format (default: from extension)")
+    up.set_defaults(func=cmd_upscale)
+
+    tr = sub.add_parser("train", help="train a model from a TOML recipe")
+    tr.add_argument("recipe")
+    tr.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a recipe key")
+    tr.add_argument("--resume", default=None, help="training state to resume from")
+    tr.set_defaults(func=cmd_train)
+
+    ev = sub.add_parser("evaluate", help="PSNR/SSIM with the standard protocol")
+    ev.add_argument("--model", required=True)
+    ev.add_argument("--scale", type=int, default=None)
+    ev.add_argument("--data", required=True, help="folder of HR images")
+    ev.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    ev.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32")
+    ev.add_argument("--json", action="store_true", help="print one JSON object")
+    ev.set_defaults(func=cmd_evaluate)
+
+    bm = sub.add_parser("benchmark", help="write quality and speed tables")
+    bm.add_argument("--models", nargs="+", default=None, help="ids or checkpoints (default: all)")
+    bm.add_argument("--scales", nargs="+", type=int, default=[2, 3, 4])
+    bm.add_argument("--data", nargs="+", default=None, help="default: ../shared Set5 and Set14")
+    bm.add_argument("--out", default=None, help="markdown file to write (default: stdout)")
+    bm.add_argument("--device", default="auto", help="device for the quality table")
+    bm.add_argument("--devices", nargs="+", default=["cpu"], help="devices for the speed table")
+    bm.add_argument("--precisions", nargs="+", default=["fp32", "bf16"])
+    bm.add_argument("--speed-size", type=int, default=96, help="LR edge of the speed input")
+    bm.add_argument("--repeats", type=int, default=3)
+    bm.add_argument("--no-quality", action="store_true")
+    bm.add_argument("--no-speed", action="store_true")
+    bm.set_defaults(func=cmd_benchmark)
+
+    sub.add_parser("models", help="list architectures and checkpoints").set_defaults(
+        func=cmd_models)
+    ins = sub.add_parser("inspect", help="print a checkpoint's metadata")
+    ins.add_argument("checkpoint")
+    ins.set_defaults(func=cmd_inspect)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except EngineError as exc:
+        print(f"sr-engine: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("sr-engine: interrupted", file=sys.stderr)
+        return 130
