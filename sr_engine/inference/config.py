@@ -1,0 +1,49 @@
+"""The upscaling job's parameters: one strict dataclass shared by the CLI and the web app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from sr_engine.config import StrictConfig, check
+
+Device = Literal["auto", "cpu", "cuda"]
+Precision = Literal["fp32", "bf16", "fp16"]
+
+# Output formats accepted by `format`; aliases are normalised by the image writer.
+OUTPUT_FORMATS: tuple[str, ...] = ("png", "jpeg", "jpg", "webp", "tiff", "tif", "bmp")
+
+# Smaller tiles spend most of their work on the halo; the OOM fallback stops here too.
+MIN_TILE = 16
+
+
+@dataclass
+class UpscaleConfig(StrictConfig):
+    """How to upscale one image or a batch of files.
+
+    `tile` is the LR tile edge in pixels (0 = the whole image in one forward pass);
+    `overlap` is the LR margin each tile reads around its core (None = the arch's halo;
+    a value below the halo is raised to it, so tiling never shows seams); `batch` is the
+    number of same-shaped tiles per forward; `format` is the output format (None = from
+    the destination's extension).
+    """
+
+    model: str = "bicubic"
+    scale: int = 4
+    tile: int = 256
+    overlap: int | None = None
+    batch: int = 4
+    device: Device = "auto"
+    precision: Precision = "fp32"
+    format: str | None = None
+
+    def validate(self) -> None:
+        check(bool(self.model.strip()), "model: must name a model or a checkpoint file")
+        check(self.scale >= 1, f"scale: must be a positive integer, got {self.scale}")
+        check(self.tile == 0 or self.tile >= MIN_TILE,
+              f"tile: must be 0 (whole image) or at least {MIN_TILE} pixels, got {self.tile}")
+        check(self.overlap is None or self.overlap >= 0,
+              f"overlap: must be >= 0 or unset, got {self.overlap}")
+        check(self.batch >= 1, f"batch: must be at least 1, got {self.batch}")
+        check(self.format is None or self.format.lower() in OUTPUT_FORMATS,
+              f"format: {self.format!r} is not one of {list(OUTPUT_FORMATS)}")

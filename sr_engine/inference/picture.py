@@ -1,0 +1,116 @@
+"""`upscale_picture`: tiled upscaling of a decoded image with bounded memory.
+
+The output arrays are allocated once in the input's integer dtype and filled tile by tile,
+so the only full-size buffers are the input and the output pixels themselves; colour
+conversion, the network, CbCr/alpha resampling and quantisation all happen per tile.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from sr_engine.color import rgb_to_ycbcr, ycbcr_to_rgb
+from sr_engine.degrade.resize import imresize, round_half_away
+from sr_engine.errors import ConfigError
+from sr_engine.inference.config import UpscaleConfig
+from sr_engine.inference.precision import forward, prepare_module
+from sr_engine.inference.tensor import model_device, size_rules
+from sr_engine.inference.tiling import Box, Tile, core_of, region_index, run_tiles
+from sr_engine.progress import ProgressCallback
+
+if TYPE_CHECKING:
+    from sr_engine.data.io import Picture
+    from sr_engine.zoo import LoadedModel
+
+# Bicubic upscaling reads LR pixels up to 2 away; one more keeps clear of the kernel edge.
+BICUBIC_HALO = 3
+
+
+def upscale_picture(model: LoadedModel, picture: Picture, config: UpscaleConfig,
+                    progress: ProgressCallback | None = None) -> Picture:
+    """Upscale a Picture by `model.scale`, tile by tile, in its own integer dtype.
+
+    pixels (H, W, C) uint8 or uint16, C = 1 or 3; alpha (H, W) or None. Returns a Picture with
+    (s*H, s*W, C) pixels and (s*H, s*W) alpha of the same dtypes; ICC profile and format
+    are carried over. Y models run on the luma (CbCr and alpha are bicubic-upscaled); a
+    grayscale input is its own luma for Y models and is replicated to RGB for RGB models.
+    """
+    return upscale_picture_counted(model, picture, config, progress)[0]
+
+
+def upscale_picture_counted(model: LoadedModel, picture: Picture, config: UpscaleConfig,
+                            progress: ProgressCallback | None = None) -> tuple[Picture, int]:
+    """`upscale_picture` that also returns the number of tiles run."""
+    if model.scale != config.scale:
+        raise ConfigError(f"the loaded model is x{model.scale}, the config asks x{config.scale}")
+    pixels, alpha, s = picture.pixels, picture.alpha, model.scale
+    height, width, channels = pixels.shape
+    if channels not in (1, 3):
+        raise ConfigError(f"expected 1 or 3 colour channels, got {channels}")
+    device = model_device(model)
+    module = prepare_module(model.module, device)
+    out = np.empty((height * s, width * s, channels), dtype=pixels.dtype)
+    out_alpha = None if alpha is None else np.empty((height * s, width * s), dtype=alpha.dtype)
+
+    def work(tiles: list[Tile]) -> None:
+        x = _read_tiles(pixels, tiles, device)
+        y = _network_colour(module, x, model.spec.channels, s, device, config.precision)
+        _write_tiles(out, y, tiles, s)
+        if alpha is not None and out_alpha is not None:
+            a = imresize(_read_tiles(alpha[..., None], tiles, device), s).clamp(0.0, 1.0)
+            _write_tiles(out_alpha[..., None], a, tiles, s)
+
+    rules = size_rules(model, config.overlap, extra_halo=BICUBIC_HALO)
+    with torch.inference_mode():
+        n_tiles = run_tiles(height, width, work, tile=config.tile, batch=config.batch,
+                            rules=rules, device=device, progress=progress)
+    return dataclasses.replace(picture, pixels=out, alpha=out_alpha), n_tiles
+
+
+def _network_colour(module: nn.Module, x: Tensor, model_channels: int, scale: int,
+                    device: torch.device, precision: str) -> Tensor:
+    """(n, C, h, w) picture colours in [0, 1] -> (n, C, s*h, s*w) upscaled, for any C/model mix."""
+    def net(t: Tensor) -> Tensor:
+        return forward(module, t, device=device, precision=precision)
+
+    if model_channels == 3:
+        if x.shape[1] == 3:
+            return net(x)
+        return net(x.expand(-1, 3, -1, -1)).mean(dim=1, keepdim=True)
+    if x.shape[1] == 1:  # a gray value is its own luma (the SR evaluation convention)
+        return net(x)
+    ycc = rgb_to_ycbcr(x)
+    y = net(ycc[:, :1])
+    cbcr = imresize(ycc[:, 1:], scale)
+    return ycbcr_to_rgb(torch.cat([y, cbcr], dim=1)).clamp(0.0, 1.0)
+
+
+def _read_tiles(pixels: np.ndarray, tiles: list[Tile], device: torch.device) -> Tensor:
+    """Stacked tile regions of an (H, W, C) integer array as (n, C, h, w) float32 in [0, 1]."""
+    scale = float(np.iinfo(pixels.dtype).max)
+    stack = np.stack([_region(pixels, t.region) for t in tiles]).astype(np.float32)
+    x = torch.from_numpy(stack).to(device).permute(0, 3, 1, 2)
+    return x / scale
+
+
+def _region(pixels: np.ndarray, region: Box) -> np.ndarray:
+    index = region_index(region, pixels.shape[0], pixels.shape[1])
+    if index is None:
+        return pixels[region.y0:region.y1, region.x0:region.x1]
+    return pixels[np.ix_(*index)]
+
+
+def _write_tiles(out: np.ndarray, y: Tensor, tiles: list[Tile], scale: int) -> None:
+    """Quantise (n, C, s*h, s*w) [0, 1] to `out`'s integer dtype and write each tile's core."""
+    top = float(np.iinfo(out.dtype).max)
+    levels = round_half_away(y * top).clamp_(0.0, top)
+    levels = levels.to(torch.uint8 if out.dtype == np.uint8 else torch.int32)
+    for hr, t in zip(levels, tiles, strict=True):
+        c = t.core
+        core = core_of(hr, t, scale).permute(1, 2, 0).cpu().numpy()
+        out[c.y0 * scale:c.y1 * scale, c.x0 * scale:c.x1 * scale] = core

@@ -1,0 +1,67 @@
+"""`upscale_tensor`: tiled inference on an in-memory (N, C, h, w) batch."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+from torch import Tensor
+
+from sr_engine.errors import ConfigError
+from sr_engine.inference.precision import forward, prepare_module
+from sr_engine.inference.tiling import SizeRules, Tile, core_of, crop_region, run_tiles
+from sr_engine.progress import ProgressCallback
+
+if TYPE_CHECKING:
+    from sr_engine.zoo import LoadedModel
+
+
+def model_device(model: LoadedModel) -> torch.device:
+    return torch.device(model.device)
+
+
+def size_rules(model: LoadedModel, overlap: int | None = None, *, extra_halo: int = 0) -> SizeRules:
+    """The model's tiling constraints; `overlap` below the halo is raised to it (no seams).
+
+    `extra_halo` is the context needed by work done around the network (bicubic CbCr/alpha).
+    """
+    halo = max(model.spec.halo(model.scale, model.hparams), extra_halo)
+    if overlap is not None:
+        if overlap < 0:
+            raise ConfigError(f"overlap: must be >= 0, got {overlap}")
+        halo = max(halo, overlap)
+    return SizeRules(halo=halo, size_multiple=model.spec.size_multiple,
+                     min_size=model.spec.min_size)
+
+
+def upscale_tensor(model: LoadedModel, lr: Tensor, *, tile: int = 256,
+                   overlap: int | None = None, batch: int = 4, precision: str = "fp32",
+                   progress: ProgressCallback | None = None) -> Tensor:
+    """Upscale `lr` tile by tile; the result equals the whole-image forward (within float error).
+
+    lr: (N, C, h, w) float in [0, 1], C as the model expects (1 for Y models, 3 for RGB),
+    any device. Returns (N, C, s*h, s*w) float32 in [0, 1] on CPU. `tile` is the LR core
+    edge (0 = whole image), `batch` the tiles per forward, `precision` one of fp32/bf16/fp16.
+    Emits "tiling" progress events; a `Cancelled` raised by `progress` propagates.
+    """
+    if lr.dim() != 4 or lr.shape[1] != model.spec.channels:
+        raise ConfigError(f"{model.name} expects (N, {model.spec.channels}, h, w) input, "
+                          f"got shape {tuple(lr.shape)}")
+    if batch < 1 or tile < 0:
+        raise ConfigError(f"tile must be >= 0 and batch >= 1, got tile={tile}, batch={batch}")
+    device, scale = model_device(model), model.scale
+    module = prepare_module(model.module, device)
+    n, c, h, w = lr.shape
+    out = torch.empty((n, c, h * scale, w * scale), dtype=torch.float32)
+
+    def work(tiles: list[Tile]) -> None:
+        x = torch.cat([crop_region(lr, t.region) for t in tiles])
+        y = forward(module, x, device=device, precision=precision).cpu()
+        for i, t in enumerate(tiles):
+            hr = core_of(y[i * n:(i + 1) * n], t, scale)
+            out[..., t.core.y0 * scale:t.core.y1 * scale, t.core.x0 * scale:t.core.x1 * scale] = hr
+
+    with torch.inference_mode():
+        run_tiles(h, w, work, tile=tile, batch=batch, rules=size_rules(model, overlap),
+                  device=device, progress=progress)
+    return out
