@@ -1,0 +1,136 @@
+"""Perceptual (VGG feature) loss, Johnson et al. 2016 / SRGAN's VGG54.
+
+The VGG19 `features` stack is defined here with torchvision's layer indices, so weights
+saved from `torchvision.models.vgg19()` (keys `features.N.weight` / `features.N.bias`) load
+as they are. Weights are never bundled nor fetched implicitly: the user names a
+.safetensors file or a .pth file (read with `torch.load(weights_only=True)`), by path or URL.
+Only the layers up to the deepest requested one are built and need to be in the file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from safetensors import safe_open
+from torch import Tensor, nn
+
+from sr_engine.errors import CheckpointError, ConfigError
+from sr_engine.losses.fetch import resolve_source
+
+# Torchvision's VGG19 configuration "E": conv widths, "M" = 2x2 max-pooling.
+_VGG19 = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M",
+          512, 512, 512, 512, "M", 512, 512, 512, 512, "M")
+_MEAN = (0.485, 0.456, 0.406)
+_STD = (0.229, 0.224, 0.225)
+
+
+def _layer_table() -> dict[str, int]:
+    """Names `conv{block}_{i}`, `relu{block}_{i}`, `pool{block}` -> index in `features`."""
+    table, index, block, conv = {}, 0, 1, 0
+    for item in _VGG19:
+        if item == "M":
+            table[f"pool{block}"] = index
+            index, block, conv = index + 1, block + 1, 0
+        else:
+            conv += 1
+            table[f"conv{block}_{conv}"] = index
+            table[f"relu{block}_{conv}"] = index + 1
+            index += 2
+    return table
+
+
+VGG19_LAYERS: dict[str, int] = _layer_table()
+
+
+def layer_indices(names: Sequence[str]) -> list[int]:
+    """Indices in `features` of the named layers; unknown names are ConfigErrors."""
+    unknown = [n for n in names if n not in VGG19_LAYERS]
+    if unknown or not names:
+        raise ConfigError(f"unknown VGG19 layer(s) {unknown}; use names like relu5_4, conv2_2")
+    return [VGG19_LAYERS[n] for n in names]
+
+
+def vgg19_features(depth: int) -> nn.Sequential:
+    """Untrained VGG19 `features` layers 0..depth-1, torchvision indices."""
+    layers: list[nn.Module] = []
+    channels = 3
+    for item in _VGG19:
+        if item == "M":
+            layers.append(nn.MaxPool2d(2, 2))
+        else:
+            layers += [nn.Conv2d(channels, int(item), 3, padding=1), nn.ReLU(inplace=False)]
+            channels = int(item)
+    return nn.Sequential(*layers[:depth])
+
+
+def load_vgg19_weights(features: nn.Sequential, source: str | os.PathLike[str]) -> None:
+    """Fill the conv layers of `features` from a path or URL; CheckpointError if unfit."""
+    path = resolve_source(source)
+    wanted = {f"features.{i}.{p}": t for i, m in enumerate(features)
+              if isinstance(m, nn.Conv2d) for p, t in m.named_parameters()}
+    found = _read_tensors(path, wanted)
+    for key, param in wanted.items():
+        if key not in found:
+            raise CheckpointError(f"{path.name}: not VGG19 weights (no {key}; expected "
+                                  "torchvision key names features.N.weight/bias)")
+        if found[key].shape != param.shape:
+            raise CheckpointError(f"{path.name}: {key} has shape {tuple(found[key].shape)}, "
+                                  f"VGG19 needs {tuple(param.shape)}")
+        with torch.no_grad():
+            param.copy_(found[key].to(param.dtype))
+
+
+def _read_tensors(path: Path, wanted: dict[str, Tensor]) -> dict[str, Tensor]:
+    try:
+        if path.suffix == ".safetensors":
+            with safe_open(str(path), framework="pt") as fh:
+                present = set(fh.keys())
+                return {k: fh.get_tensor(k) for k in wanted if k in present}
+        # mmap: a full torchvision file is 550 MB, of which we may need a few layers.
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as exc:  # safetensors and torch.load raise many types for bad files
+        raise CheckpointError(f"{path.name}: unreadable weights file ({exc})") from None
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path.name}: expected a state dict, got {type(state).__name__}")
+    return {k: v for k, v in state.items() if k in wanted and isinstance(v, Tensor)}
+
+
+class PerceptualLoss(nn.Module):
+    """Mean over `layers` of the MSE between VGG19 features of sr and hr.
+
+    Inputs are (N, C, H, W) float in [0, 1] with C = 3 (RGB) or 1 (Y, repeated to 3);
+    ImageNet normalisation happens inside. The VGG is frozen and kept in eval mode.
+    """
+
+    def __init__(self, weights: str | os.PathLike[str], layers: Sequence[str]) -> None:
+        super().__init__()
+        self.taps = sorted(set(layer_indices(layers)))
+        self.features = vgg19_features(self.taps[-1] + 1)
+        load_vgg19_weights(self.features, weights)
+        self.features.requires_grad_(False).eval()
+        self.register_buffer("mean", torch.tensor(_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(_STD).view(1, 3, 1, 1), persistent=False)
+
+    def train(self, mode: bool = True) -> PerceptualLoss:
+        return super().train(False)  # a fixed feature extractor never leaves eval mode
+
+    def _taps(self, x: Tensor) -> list[Tensor]:
+        x = x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
+        x = (x - self.mean) / self.std
+        out = []
+        for i, layer in enumerate(self.features):
+            x = layer(x)
+            if i in self.taps:
+                out.append(x)
+        return out
+
+    def forward(self, sr: Tensor, hr: Tensor) -> Tensor:
+        with torch.no_grad():
+            targets = self._taps(hr)
+        feats = self._taps(sr)
+        losses = [F.mse_loss(f.float(), t.float()) for f, t in zip(feats, targets, strict=True)]
+        return torch.stack(losses).mean()
