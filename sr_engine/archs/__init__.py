@@ -1,0 +1,20 @@
+"""Every architecture, one file per family. `ARCHS` is the registry's explicit list:
+add a new family's spec here (and nowhere else) to register it."""
+
+from sr_engine.archs import bicubic, drcn, edsr, espcn, fsrcnn, johnson, srcnn, srgan, vdsr
+from sr_engine.registry import ArchSpec
+
+ARCHS: tuple[ArchSpec, ...] = (
+    bicubic.SPEC,
+    srcnn.SPEC,
+    fsrcnn.SPEC,
+    espcn.SPEC,
+    vdsr.SPEC,
+    drcn.SPEC,
+    edsr.SPEC,
+    srgan.SRRESNET,
+    srgan.DISCRIMINATOR,
+    johnson.SPEC,
+)
+
+__all__ = ["ARCHS"]
