@@ -1,0 +1,145 @@
+"""From a name to a ready model: registry ids, shipped/trained weights, checkpoint paths.
+
+Weights are looked up as `{arch}_x{scale}.safetensors` in the folders of the environment
+variable `SR_ENGINE_WEIGHTS` (os.pathsep-separated, searched first), then in the package's
+`sr_engine/weights/`. Non-trainable archs (`bicubic`) need no weights at all.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from sr_engine.checkpoint import TORCH_SUFFIXES, CheckpointMeta, load_checkpoint, read_meta
+from sr_engine.errors import CheckpointError, ConfigError, EngineError, MissingWeightsError
+from sr_engine.registry import ArchSpec, create_model, get_spec
+
+WEIGHTS_ENV = "SR_ENGINE_WEIGHTS"
+SHIPPED_WEIGHTS = Path(__file__).resolve().parent / "weights"
+CHECKPOINT_SUFFIXES = (".safetensors", *TORCH_SUFFIXES)
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for inference: `module` is in eval mode, frozen and on `device`.
+
+    `module(lr)` maps (N, C, h, w) float in [0, 1] to (N, C, scale*h, scale*w), C being
+    `spec.channels`. `meta` is None for models built without weights (bicubic).
+    """
+
+    module: nn.Module
+    spec: ArchSpec
+    scale: int
+    hparams: dict
+    meta: CheckpointMeta | None
+    name: str
+    device: torch.device
+
+
+def resolve_device(name: str | torch.device = "auto") -> torch.device:
+    """A torch device from a name; "auto" picks cuda when available, else cpu.
+
+    Asking for CUDA where there is none is an EngineError (one line).
+    """
+    if isinstance(name, torch.device):
+        device = name
+    elif name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    else:
+        try:
+            device = torch.device(name)
+        except RuntimeError:
+            raise ConfigError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise EngineError(f"device {name!s} asked for, but CUDA is not available here")
+    return device
+
+
+def weights_dirs() -> list[Path]:
+    """Where weights are looked for, in order: $SR_ENGINE_WEIGHTS folders, then shipped."""
+    extra = [Path(p).expanduser() for p in os.environ.get(WEIGHTS_ENV, "").split(os.pathsep)
+             if p.strip()]
+    return [*extra, SHIPPED_WEIGHTS]
+
+
+def available_checkpoints() -> list[tuple[Path, CheckpointMeta]]:
+    """Every readable `.safetensors` checkpoint in `weights_dirs()` (headers only)."""
+    found = []
+    for folder in weights_dirs():
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.glob("*.safetensors")):
+            try:
+                found.append((path, read_meta(path)))
+            except CheckpointError:
+                continue  # a stray or half-copied file must not break the listing
+    return found
+
+
+def load_model(name_or_path: str | Path, *, scale: int | None = None,
+               device: str | torch.device = "cpu") -> LoadedModel:
+    """A registry id (`bicubic`, `edsr`, ...) or a checkpoint path -> LoadedModel.
+
+    Paths are Path objects, existing files, or names ending in .safetensors/.pth/.pt; for
+    them `scale` may be None or must equal the checkpoint's. Registry ids need `scale`;
+    trainable ones load `{arch}_x{scale}.safetensors` from `weights_dirs()` or raise
+    MissingWeightsError; unknown names raise UnknownModelError.
+    """
+    dev = resolve_device(device)
+    if _is_path(name_or_path):
+        return _from_checkpoint(Path(name_or_path), scale, dev)
+    spec = get_spec(str(name_or_path))
+    if spec.kind != "sr":
+        raise ConfigError(f"{spec.id} is a {spec.kind}, not an upscaling model")
+    if scale is None:
+        raise ConfigError(f"{spec.id}: give a scale, one of {list(spec.scales)}")
+    spec.check_scale(scale)
+    if spec.trainable:
+        path = _find_weights(spec.id, scale)
+        loaded = _from_checkpoint(path, scale, dev)
+        if loaded.spec.id != spec.id:
+            raise CheckpointError(f"{path} holds a {loaded.spec.id} model, not {spec.id}")
+        return loaded
+    module = create_model(spec.id, scale=scale)
+    return _ready(module, spec, scale, spec.resolve_hparams(), None, spec.id, dev)
+
+
+def _is_path(name: str | Path) -> bool:
+    if isinstance(name, Path):
+        return True
+    return name.endswith(CHECKPOINT_SUFFIXES) or Path(name).is_file()
+
+
+def _find_weights(arch: str, scale: int) -> Path:
+    filename = f"{arch}_x{scale}.safetensors"
+    for folder in weights_dirs():
+        if (folder / filename).is_file():
+            return folder / filename
+    raise MissingWeightsError(
+        f"no trained weights for {arch} x{scale}; train them with: sr-engine train "
+        f"sr_engine/recipes/{arch}_x{scale}.toml (or pass --model PATH.safetensors)")
+
+
+def _from_checkpoint(path: Path, scale: int | None, device: torch.device) -> LoadedModel:
+    module, meta = load_checkpoint(path, device=device)
+    if scale is not None and scale != meta.scale:
+        raise ConfigError(f"{path.name} is a x{meta.scale} model, not x{scale}")
+    spec = get_spec(meta.arch)
+    if spec.kind != "sr":
+        raise ConfigError(f"{path.name} holds a {spec.kind}, not an upscaling model")
+    return _ready(module, spec, meta.scale, meta.hparams, meta, meta.name or path.stem, device)
+
+
+def _ready(module: nn.Module, spec: ArchSpec, scale: int, hparams: dict,
+           meta: CheckpointMeta | None, name: str, device: torch.device) -> LoadedModel:
+    module = module.to(device).eval().requires_grad_(False)
+    return LoadedModel(module=module, spec=spec, scale=scale, hparams=hparams, meta=meta,
+                       name=name, device=device)
+
+
+__all__ = ["LoadedModel", "available_checkpoints", "load_model", "resolve_device",
+           "weights_dirs"]
