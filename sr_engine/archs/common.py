@@ -29,10 +29,15 @@ def conv(in_ch: int, out_ch: int, kernel: int, *, bias: bool = True) -> nn.Conv2
 
 
 def upsample_bicubic(x: Tensor, scale: int) -> Tensor:
-    """MATLAB bicubic upsampling of (N, C, h, w) float to (N, C, s*h, s*w), same dtype."""
+    """MATLAB bicubic upsampling of (N, C, h, w) float to (N, C, s*h, s*w), same dtype.
+
+    Runs outside autocast: under bf16 the resampling matmuls would round the bicubic image
+    that residual nets (VDSR, DRCN) add to their output, costing PSNR for nothing.
+    """
     from sr_engine.degrade.resize import imresize  # the project's only resampler
 
-    return imresize(x, scale=scale)
+    with torch.autocast(x.device.type, enabled=False):
+        return imresize(x, scale=scale)
 
 
 def hr_halo(radius_hr: int, scale: int) -> int:

@@ -133,6 +133,15 @@ def test_bicubic_is_parameter_free_and_channel_agnostic() -> None:
         assert model(torch.rand(1, channels, 7, 5)).shape == (1, channels, 21, 15)
 
 
+def test_bicubic_upsampling_stays_exact_under_autocast() -> None:
+    model = create_model("bicubic", scale=4)
+    x = torch.rand(1, 3, 9, 7)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = model(x)
+    assert y.dtype == torch.float32
+    torch.testing.assert_close(y, model(x), rtol=0, atol=1e-6)
+
+
 @pytest.mark.parametrize("arch_id", ["vdsr", "drcn"])
 def test_global_residual_starts_from_bicubic(arch_id: str) -> None:
     """With the last conv zeroed the residual nets output exactly the bicubic upsampling."""
