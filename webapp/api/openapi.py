@@ -1,0 +1,114 @@
+"""The OpenAPI 3.1 description of API v1, written by hand next to the views it describes."""
+
+from __future__ import annotations
+
+from webapp.images.services import OUTPUT_FORMATS
+from webapp.jobs.models import JobStatus
+
+_ERROR = {"description": "Error", "content": {"application/json": {
+    "schema": {"$ref": "#/components/schemas/Error"}}}}
+_JOB_ID = {"name": "id", "in": "path", "required": True,
+           "schema": {"type": "string", "format": "uuid"}}
+
+
+def _json(ref: str, description: str) -> dict:
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}}
+
+
+SCHEMAS = {
+    "Error": {"type": "object", "required": ["error"],
+              "properties": {"error": {"type": "string"}}},
+    "Progress": {
+        "type": "object", "description": "sr_engine.progress.ProgressEvent.to_dict()",
+        "properties": {
+            "v": {"type": "integer"}, "stage": {"type": "string", "enum": [
+                "queued", "loading", "tiling", "training", "validating", "encoding",
+                "saving", "done", "failed"]},
+            "current": {"type": "integer"}, "total": {"type": "integer"},
+            "message": {"type": "string"},
+            "metrics": {"type": "object", "additionalProperties": {"type": ["number", "null"]}},
+            "eta_s": {"type": ["number", "null"]}, "ts": {"type": "number"}}},
+    "Metrics": {
+        "type": "object",
+        "properties": {"mode": {"type": "string", "enum": ["reference", "self-check"]},
+                       "model": {"type": "object"}, "bicubic": {"type": "object"}}},
+    "Job": {
+        "type": "object", "required": ["id", "status"],
+        "properties": {
+            "id": {"type": "string", "format": "uuid"}, "kind": {"type": "string"},
+            "status": {"type": "string", "enum": [s.value for s in JobStatus]},
+            "model": {"type": ["string", "null"]}, "scale": {"type": ["integer", "null"]},
+            "progress": {"$ref": "#/components/schemas/Progress"},
+            "error": {"type": ["string", "null"]},
+            "metrics": {"oneOf": [{"$ref": "#/components/schemas/Metrics"}, {"type": "null"}]},
+            "output": {"type": ["object", "null"],
+                       "properties": {"width": {"type": "integer"},
+                                      "height": {"type": "integer"},
+                                      "format": {"type": "string"}}},
+            "output_url": {"type": ["string", "null"], "format": "uri"},
+            "websocket": {"type": "string",
+                          "description": "path of the progress websocket; add ?token=<token>"},
+            "created_at": {"type": "string", "format": "date-time"},
+            "started_at": {"type": ["string", "null"], "format": "date-time"},
+            "finished_at": {"type": ["string", "null"], "format": "date-time"}}},
+    "Model": {"type": "object", "properties": {
+        "id": {"type": "string"}, "label": {"type": "string"},
+        "scales": {"type": "array", "items": {"type": "integer"}},
+        "description": {"type": "string"}, "kind": {"type": "string"}}},
+}
+
+
+def openapi_schema(server: str) -> dict:
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "SR Studio API", "version": "1"},
+        "servers": [{"url": server.rstrip("/")}],
+        "security": [{"bearer": []}],
+        "components": {"securitySchemes": {"bearer": {
+            "type": "http", "scheme": "bearer",
+            "description": "python manage.py create_api_token USERNAME"}},
+            "schemas": SCHEMAS},
+        "paths": {
+            "/api/v1/jobs": {
+                "get": {"summary": "Your latest jobs", "responses": {"200": {
+                    "description": "Jobs", "content": {"application/json": {"schema": {
+                        "type": "object", "properties": {"jobs": {
+                            "type": "array",
+                            "items": {"$ref": "#/components/schemas/Job"}}}}}}}}},
+                "post": {
+                    "summary": "Upscale an image",
+                    "requestBody": {"required": True, "content": {"multipart/form-data": {
+                        "schema": {"type": "object", "required": ["image"], "properties": {
+                            "image": {"type": "string", "format": "binary"},
+                            "model": {"type": "string", "default": "bicubic",
+                                      "description": "an id from GET /api/v1/models"},
+                            "scale": {"type": "integer", "default": 4},
+                            "format": {"type": "string",
+                                       "enum": [k for k in OUTPUT_FORMATS if k]},
+                            "reference": {"type": "string", "format": "binary",
+                                          "description": "HR image, scale x the input"}}}}}},
+                    "responses": {"201": {"description": "Queued", "content": {
+                        "application/json": {"schema": {"type": "object", "properties": {
+                            "id": {"type": "string", "format": "uuid"},
+                            "status": {"type": "string"},
+                            "url": {"type": "string", "format": "uri"}}}}}},
+                        "400": _ERROR, "401": _ERROR}}},
+            "/api/v1/jobs/{id}": {"get": {
+                "summary": "A job's status, latest progress, metrics and output URL",
+                "parameters": [_JOB_ID],
+                "responses": {"200": _json("Job", "The job"), "404": _ERROR, "401": _ERROR}}},
+            "/api/v1/jobs/{id}/cancel": {"post": {
+                "summary": "Cancel a queued or running job", "parameters": [_JOB_ID],
+                "responses": {"200": _json("Job", "The job"), "404": _ERROR}}},
+            "/api/v1/jobs/{id}/output": {"get": {
+                "summary": "Download the upscaled image", "parameters": [_JOB_ID],
+                "responses": {"200": {"description": "The image file"}, "404": _ERROR}}},
+            "/api/v1/models": {"get": {
+                "summary": "Models you can use", "responses": {"200": {
+                    "description": "Models", "content": {"application/json": {"schema": {
+                        "type": "object", "properties": {"models": {
+                            "type": "array",
+                            "items": {"$ref": "#/components/schemas/Model"}}}}}}}}}},
+        },
+    }

@@ -1,0 +1,117 @@
+"""JSON API v1 over the same services as the pages. Schema: /api/openapi.json."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from sr_engine.errors import ConfigError
+from webapp.api.auth import api_error, token_required
+from webapp.api.openapi import openapi_schema
+from webapp.images.catalog import model_catalog, model_resolve
+from webapp.images.files import result_file_response
+from webapp.images.selectors import result_get_for_user
+from webapp.images.services import OUTPUT_FORMATS, result_create, upload_create
+from webapp.images.validation import ImageRejected
+from webapp.jobs.models import Job
+from webapp.jobs.selectors import job_get_for_user, job_list_for_user
+from webapp.jobs.services import job_cancel
+
+
+def job_representation(request: HttpRequest, job: Job) -> dict:
+    result = getattr(job, "image_result", None)
+    done = job.status == "done"
+    return {
+        "id": str(job.id), "kind": job.kind, "status": job.status,
+        "model": result.model if result else None, "scale": result.scale if result else None,
+        "progress": job.progress, "error": job.error or None,
+        "metrics": job.result.get("metrics") if done else None,
+        "output": job.result.get("output") if done else None,
+        "output_url": (request.build_absolute_uri(reverse("api_job_output", args=[job.id]))
+                       if done and result else None),
+        "websocket": f"/ws/jobs/{job.id}/",
+        "created_at": job.created_at.isoformat(),
+        "started_at": job.started_at.isoformat() if job.started_at else None,
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+    }
+
+
+def _parse_scale(raw: str | None) -> int:
+    try:
+        scale = int(raw or 4)
+    except ValueError:
+        raise ConfigError(f"scale: expected an integer, got {raw!r}") from None
+    if scale < 1:
+        raise ConfigError("scale: must be a positive integer")
+    return scale
+
+
+@token_required
+@require_http_methods(["GET", "POST"])
+def jobs(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        items = job_list_for_user(user=request.user).select_related("image_result")[:100]
+        return JsonResponse({"jobs": [job_representation(request, j) for j in items]})
+    image = request.FILES.get("image")
+    if image is None:
+        return api_error(400, "image: a multipart file field 'image' is required")
+    fmt = request.POST.get("format", "")
+    if fmt not in OUTPUT_FORMATS:
+        return api_error(400, f"format: expected one of {sorted(k for k in OUTPUT_FORMATS if k)}")
+    try:
+        scale = _parse_scale(request.POST.get("scale"))
+        model_id = request.POST.get("model") or "bicubic"
+        model_resolve(model_id, scale)
+        with transaction.atomic():
+            upload = upload_create(owner=request.user, file=image,
+                                   reference=request.FILES.get("reference"), scales=(scale,))
+            result = result_create(upload=upload, model_id=model_id, scale=scale,
+                                   output_format=fmt)
+    except (ConfigError, ImageRejected) as exc:
+        return api_error(400, str(exc))
+    return JsonResponse({"id": str(result.job_id), "status": "queued",
+                         "url": request.build_absolute_uri(reverse("api_job",
+                                                                   args=[result.job_id]))},
+                        status=201)
+
+
+@token_required
+@require_GET
+def job_detail(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+    job = job_get_for_user(job_id=job_id, user=request.user)
+    if job is None:
+        return api_error(404, "no such job")
+    return JsonResponse(job_representation(request, job))
+
+
+@token_required
+@require_POST
+def job_cancel_api(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+    job = job_get_for_user(job_id=job_id, user=request.user)
+    if job is None:
+        return api_error(404, "no such job")
+    return JsonResponse(job_representation(request, job_cancel(job=job)))
+
+
+@token_required
+@require_GET
+def job_output(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+    result = result_get_for_user(job_id=job_id, user=request.user)
+    if result is None or result.job.status != "done":
+        return api_error(404, "no output (the job does not exist or has not finished)")
+    return result_file_response(result, "download")
+
+
+@token_required
+@require_GET
+def models(request: HttpRequest) -> HttpResponse:
+    return JsonResponse({"models": [c.to_dict() for c in model_catalog()]})
+
+
+@require_GET
+def openapi(request: HttpRequest) -> HttpResponse:
+    return JsonResponse(openapi_schema(request.build_absolute_uri("/")))

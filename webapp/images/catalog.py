@@ -1,0 +1,69 @@
+"""The models a user can pick: bicubic (no weights) and every checkpoint the engine finds.
+
+Catalogue ids are what forms, the API and Result rows use; `engine_name` is what goes into
+`UpscaleConfig.model` (a registry id or a checkpoint path).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sr_engine.errors import ConfigError, EngineError
+
+BICUBIC = "bicubic"
+DEFAULT_SCALES = (2, 3, 4)
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    id: str
+    label: str
+    engine_name: str
+    scales: tuple[int, ...]
+    description: str
+    kind: str  # "baseline" or "checkpoint"
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "label": self.label, "scales": list(self.scales),
+                "description": self.description, "kind": self.kind}
+
+
+def _bicubic() -> ModelChoice:
+    from sr_engine.registry import get_spec
+
+    try:
+        spec = get_spec(BICUBIC)
+        scales, text = tuple(spec.scales), spec.description
+    except EngineError:
+        scales, text = DEFAULT_SCALES, ""
+    return ModelChoice(BICUBIC, "Bicubic (baseline)", BICUBIC, scales,
+                       text or "MATLAB-compatible bicubic interpolation; needs no weights",
+                       "baseline")
+
+
+def model_catalog() -> list[ModelChoice]:
+    from sr_engine.zoo import available_checkpoints
+
+    choices = [_bicubic()]
+    seen: set[str] = {BICUBIC}
+    for path, meta in available_checkpoints():
+        ident = path.stem if path.stem not in seen else f"{path.parent.name}-{path.stem}"
+        seen.add(ident)
+        metrics = ", ".join(f"{k} {v:.4g}" for k, v in sorted(meta.metrics.items()))
+        choices.append(ModelChoice(
+            id=ident, label=f"{meta.arch} x{meta.scale} ({ident})", engine_name=str(path),
+            scales=(int(meta.scale),), kind="checkpoint",
+            description=f"{meta.arch} checkpoint, step {meta.step}"
+                        + (f"; {metrics}" if metrics else "")))
+    return choices
+
+
+def model_resolve(model_id: str, scale: int) -> ModelChoice:
+    """The catalogue entry for `model_id`, checked against `scale`; ConfigError otherwise."""
+    for choice in model_catalog():
+        if choice.id == model_id:
+            if scale not in choice.scales:
+                raise ConfigError(f"model {model_id!r} supports scale(s) "
+                                  f"{', '.join(f'x{s}' for s in choice.scales)}, not x{scale}")
+            return choice
+    raise ConfigError(f"unknown model {model_id!r}; see the list of available models")

@@ -1,0 +1,65 @@
+"""The upload form: many images, one or more models, a scale, an output format, an optional
+reference. Per-file problems are not form errors: `upload_submit` reports them per file."""
+
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+
+from sr_engine.errors import ConfigError
+from webapp.images.catalog import model_catalog, model_resolve
+from webapp.images.services import OUTPUT_FORMATS
+
+SCALES = (2, 3, 4, 8)
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": "image/*"}))
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data: object, initial: object = None) -> list:
+        files = data if isinstance(data, (list, tuple)) else [data]
+        return [super(MultipleFileField, self).clean(f, initial) for f in files if f]
+
+
+class UploadForm(forms.Form):
+    images = MultipleFileField(label="Images")
+    models = forms.MultipleChoiceField(label="Models", widget=forms.CheckboxSelectMultiple)
+    scale = forms.TypedChoiceField(choices=[(s, f"x{s}") for s in SCALES], coerce=int,
+                                   initial=4)
+    output_format = forms.ChoiceField(choices=list(OUTPUT_FORMATS.items()), required=False,
+                                      label="Output format")
+    reference = forms.FileField(required=False, label="Reference HR image (optional)",
+                                help_text="the true high-resolution image, for real PSNR/SSIM; "
+                                          "only with a single upload")
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.catalog = model_catalog()
+        self.fields["models"].choices = [(c.id, c.label) for c in self.catalog]
+        self.fields["models"].initial = ["bicubic"]
+
+    def clean_images(self) -> list:
+        files = self.cleaned_data["images"]
+        if not files:
+            raise forms.ValidationError("Choose at least one image.")
+        if len(files) > settings.SR_MAX_FILES:
+            raise forms.ValidationError(f"At most {settings.SR_MAX_FILES} images at once.")
+        return files
+
+    def clean(self) -> dict:
+        data = super().clean()
+        scale, models = data.get("scale"), data.get("models") or []
+        for model_id in models:
+            try:
+                model_resolve(model_id, scale or 0)
+            except ConfigError as exc:
+                self.add_error("models", str(exc))
+        if data.get("reference") and len(data.get("images") or []) > 1:
+            self.add_error("reference", "A reference image only works with a single upload.")
+        return data

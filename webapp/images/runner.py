@@ -1,0 +1,107 @@
+"""The `upscale` job kind, run inside a Celery worker: model output, bicubic baseline and
+PSNR/SSIM (against the reference, else the engine's self-check) for one Result."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+
+from sr_engine.inference import UpscaleConfig, upscale_file
+from sr_engine.progress import emit
+from webapp.images.catalog import BICUBIC
+from webapp.images.models import Result
+from webapp.images.services import output_suffix
+
+if TYPE_CHECKING:
+    from sr_engine.zoo import LoadedModel
+    from webapp.jobs.models import Job
+    from webapp.progress import JobProgress
+
+BROWSER_SUFFIXES = {"png", "jpg", "jpeg", "webp", "bmp"}
+
+# Loaded models stay in the worker process: loading weights costs more than a small image.
+_MODEL_CACHE: dict[tuple[str, int, str], LoadedModel] = {}
+
+
+def cached_model(name: str, scale: int, device: str) -> LoadedModel:
+    from sr_engine.zoo import load_model
+
+    key = (name, scale, device)
+    if key not in _MODEL_CACHE:
+        _MODEL_CACHE[key] = load_model(name, scale=scale, device=device)
+    return _MODEL_CACHE[key]
+
+
+def _floats(metrics: dict) -> dict[str, float | None]:
+    """Engine metric dicts as JSON-safe floats (non-numbers dropped, NaN/inf as None)."""
+    out: dict[str, float | None] = {}
+    for key, value in metrics.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            out[key] = float(value) if math.isfinite(value) else None
+    return out
+
+
+def _metrics(result: Result, model: LoadedModel, bicubic: LoadedModel,
+             output: Path, baseline: Path) -> dict:
+    from sr_engine.data.io import load_image
+    from sr_engine.evaluate import compare, self_check
+
+    scale = result.scale
+    if result.upload.reference:
+        ref = load_image(Path(result.upload.reference.path))
+        return {"mode": "reference",
+                "model": _floats(compare(load_image(output), ref, crop=scale)),
+                "bicubic": _floats(compare(load_image(baseline), ref, crop=scale))}
+    picture = load_image(Path(result.upload.original.path))
+    return {"mode": "self-check",
+            "model": _floats(self_check(model, picture, scale=scale)),
+            "bicubic": _floats(self_check(bicubic, picture, scale=scale))}
+
+
+def upscale_run(job: Job, progress: JobProgress) -> dict:
+    from sr_engine.data.io import load_image, save_image
+
+    from sr_engine.zoo import resolve_device
+
+    result = Result.objects.select_related("upload", "job").get(job=job)
+    config = UpscaleConfig.from_dict(job.params)
+    device = str(resolve_device(config.device))
+    src = Path(result.upload.original.path)
+    folder = Path(settings.MEDIA_ROOT) / f"u{job.owner_id}" / "results" / str(job.id)
+    folder.mkdir(parents=True, exist_ok=True)
+
+    emit(progress, "loading", f"loading model {result.model}")
+    model = cached_model(config.model, config.scale, device)
+    bicubic = cached_model(BICUBIC, config.scale, device)
+    output = folder / f"output.{output_suffix(result)}"
+    done = upscale_file(src, output, config, progress=progress, model=model)
+    if config.model == BICUBIC:
+        baseline = output
+    else:
+        baseline = folder / "bicubic.png"
+        base_config = UpscaleConfig(model=BICUBIC, scale=config.scale, tile=config.tile,
+                                    device=config.device, format="png")
+        upscale_file(src, baseline, base_config, progress=progress.labelled("bicubic baseline"),
+                     model=bicubic)
+    preview = ""
+    if output.suffix[1:].lower() not in BROWSER_SUFFIXES:
+        emit(progress, "encoding", "making a browser preview")
+        save_image(folder / "preview.png", load_image(output), format="png")
+        preview = str((folder / "preview.png").relative_to(settings.MEDIA_ROOT))
+
+    emit(progress, "validating", "computing PSNR/SSIM")
+    metrics = _metrics(result, model, bicubic, output, baseline)
+    media = Path(settings.MEDIA_ROOT)
+    Result.objects.filter(job=job).update(
+        output=str(output.relative_to(media)), bicubic=str(baseline.relative_to(media)),
+        preview=preview)
+    summary = {f"{side}_{k}": v for side in ("model", "bicubic")
+               for k, v in metrics[side].items() if k in ("psnr_y", "ssim_y") and v is not None}
+    return {"output": {"width": done.output_size[0], "height": done.output_size[1],
+                       "format": output.suffix[1:]},
+            "input": {"width": done.input_size[0], "height": done.input_size[1]},
+            "seconds": done.seconds, "device": done.device, "tiles": done.tiles,
+            "metrics": metrics, "summary": summary}

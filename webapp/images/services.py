@@ -1,0 +1,140 @@
+"""Writes for uploads and results: store and check files, create upscale jobs."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+
+from sr_engine.errors import ConfigError
+from webapp.images.catalog import model_resolve
+from webapp.images.models import Result, Upload
+from webapp.images.validation import CheckedImage, ImageRejected, image_check, thumbnail_save
+from webapp.jobs.services import job_create
+
+OUTPUT_FORMATS = {"": "same as the input", "png": "PNG", "jpeg": "JPEG", "webp": "WebP",
+                  "tiff": "TIFF"}
+_SUFFIX = {"jpeg": "jpg", "tiff": "tif"}
+
+
+def _media(*parts: str) -> Path:
+    return Path(settings.MEDIA_ROOT).joinpath(*parts)
+
+
+def _receive(file: UploadedFile, dst_dir: Path) -> tuple[Path, str]:
+    """Stream an upload into a temp file beside its final place; returns (path, sha256)."""
+    if file.size is not None and file.size > settings.SR_MAX_UPLOAD_BYTES:
+        raise ImageRejected(f"{file.size:,} bytes is over the {settings.SR_MAX_UPLOAD_BYTES:,} "
+                            "byte limit")
+    dst_dir.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    with tempfile.NamedTemporaryFile(dir=dst_dir, suffix=".part", delete=False) as out:
+        for chunk in file.chunks():
+            digest.update(chunk)
+            out.write(chunk)
+    return Path(out.name), digest.hexdigest()
+
+
+def _store(file: UploadedFile, dst_dir: Path, stem: str) -> tuple[Path, str, CheckedImage]:
+    tmp, sha = _receive(file, dst_dir)
+    try:
+        checked = image_check(tmp, max_pixels=settings.SR_MAX_PIXELS)
+    except Exception:
+        tmp.unlink(missing_ok=True)
+        raise
+    final = dst_dir / f"{stem}.{checked.suffix}"
+    tmp.replace(final)
+    return final, sha, checked
+
+
+def _relative(path: Path) -> str:
+    return str(path.relative_to(Path(settings.MEDIA_ROOT)))
+
+
+def upload_create(*, owner: AbstractBaseUser, file: UploadedFile,
+                  reference: UploadedFile | None = None, scales: tuple[int, ...] = ()) -> Upload:
+    """Check and store one image (and its reference). ImageRejected says what is wrong."""
+    upload_id = uuid.uuid4()
+    folder = _media(f"u{owner.pk}", "uploads", str(upload_id))
+    try:
+        path, sha, checked = _store(file, folder, "original")
+        thumb = folder / "thumb.png"
+        thumbnail_save(checked.picture, thumb)
+        ref_rel = ""
+        if reference is not None:
+            try:
+                ref_path, _, ref = _store(reference, folder, "reference")
+            except ImageRejected as exc:
+                raise ImageRejected(f"reference {reference.name}: {exc}") from None
+            for s in scales:
+                if (ref.width, ref.height) != (checked.width * s, checked.height * s):
+                    raise ImageRejected(
+                        f"the reference is {ref.width}x{ref.height}; at x{s} it must be "
+                        f"{checked.width * s}x{checked.height * s}")
+            ref_rel = _relative(ref_path)
+    except Exception:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return Upload.objects.create(
+        id=upload_id, owner=owner, name=Path(file.name or "image").name[:255],
+        original=_relative(path), thumbnail=_relative(thumb), reference=ref_rel, sha256=sha,
+        width=checked.width, height=checked.height, format=checked.format, notes=checked.notes)
+
+
+def result_create(*, upload: Upload, model_id: str, scale: int, output_format: str = "",
+                  device: str | None = None) -> Result:
+    """Queue one upscale of `upload`; ConfigError for a bad model, scale or format."""
+    # Imported here: the engine pulls in torch, which pages that create no job never need.
+    from sr_engine.inference import UpscaleConfig
+
+    choice = model_resolve(model_id, scale)
+    config = UpscaleConfig(model=choice.engine_name, scale=scale, tile=settings.SR_TILE,
+                           device=device or settings.SR_DEVICE,
+                           format=output_format or None)
+    job = job_create(owner=upload.owner, kind="upscale", params=config.to_dict())
+    return Result.objects.create(job=job, upload=upload, model=choice.id, scale=scale)
+
+
+def output_suffix(result: Result) -> str:
+    fmt = (result.job.params.get("format") or "").lower()
+    return _SUFFIX.get(fmt, fmt) if fmt else Path(result.upload.original.name).suffix[1:]
+
+
+@dataclass
+class Submission:
+    """What happened to each file of one upload form."""
+
+    accepted: list[tuple[Upload, list[Result]]] = field(default_factory=list)
+    rejected: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def results(self) -> list[Result]:
+        return [r for _, results in self.accepted for r in results]
+
+
+def upload_submit(*, owner: AbstractBaseUser, files: list[UploadedFile], model_ids: list[str],
+                  scale: int, output_format: str = "",
+                  reference: UploadedFile | None = None) -> Submission:
+    """Store each file and queue one job per chosen model. A bad file is reported and
+    skipped; the good ones in the same submission still go through."""
+    outcome = Submission()
+    for file in files:
+        try:
+            with transaction.atomic():
+                upload = upload_create(owner=owner, file=file, reference=reference,
+                                       scales=(scale,))
+                results = [result_create(upload=upload, model_id=m, scale=scale,
+                                         output_format=output_format) for m in model_ids]
+        except (ImageRejected, ConfigError) as exc:
+            outcome.rejected.append((file.name or "(unnamed)", str(exc)))
+            continue
+        outcome.accepted.append((upload, results))
+    return outcome

@@ -1,0 +1,87 @@
+"""Pages for uploading, bake-offs and results. Views translate; services do the work."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from webapp.images.files import result_file_response, upload_file_response
+from webapp.images.forms import UploadForm
+from webapp.images.selectors import (
+    gallery_list_for_user,
+    result_get_for_user,
+    results_of_upload,
+    upload_get_for_user,
+    upload_list_for_user,
+)
+from webapp.images.services import upload_submit
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    uploads = upload_list_for_user(user=request.user)[:50]
+    return render(request, "images/home.html", {"uploads": uploads})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def upload(request: HttpRequest) -> HttpResponse:
+    form = UploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        outcome = upload_submit(owner=request.user, files=data["images"],
+                                model_ids=data["models"], scale=data["scale"],
+                                output_format=data["output_format"],
+                                reference=data.get("reference"))
+        if not outcome.rejected:
+            if len(outcome.results) == 1:
+                return redirect("job", job_id=outcome.results[0].job_id)
+            if len(outcome.accepted) == 1:
+                return redirect("upload_detail", upload_id=outcome.accepted[0][0].id)
+            return redirect("home")
+        status = 200 if outcome.accepted else 400
+        return render(request, "images/upload.html",
+                      {"form": UploadForm(), "outcome": outcome}, status=status)
+    return render(request, "images/upload.html", {"form": form},
+                  status=400 if form.errors else 200)
+
+
+@login_required
+def upload_detail(request: HttpRequest, upload_id: uuid.UUID) -> HttpResponse:
+    """The bake-off: every model this upload went through, side by side, with metrics."""
+    item = upload_get_for_user(upload_id=upload_id, user=request.user)
+    if item is None:
+        raise Http404("no such upload")
+    return render(request, "images/upload_detail.html",
+                  {"upload": item, "results": results_of_upload(upload=item)})
+
+
+@login_required
+def upload_file(request: HttpRequest, upload_id: uuid.UUID, which: str) -> HttpResponse:
+    item = upload_get_for_user(upload_id=upload_id, user=request.user)
+    if item is None:
+        raise Http404("no such upload")
+    return upload_file_response(item, which)
+
+
+@login_required
+def result(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+    item = result_get_for_user(job_id=job_id, user=request.user)
+    if item is None:
+        raise Http404("no such result")
+    if item.job.status != "done":
+        return redirect("job", job_id=job_id)
+    return render(request, "images/result.html",
+                  {"result": item, "galleries": gallery_list_for_user(user=request.user)})
+
+
+@login_required
+def result_file(request: HttpRequest, job_id: uuid.UUID, which: str) -> HttpResponse:
+    item = result_get_for_user(job_id=job_id, user=request.user)
+    if item is None or item.job.status != "done":
+        raise Http404("no such result")
+    return result_file_response(item, which)

@@ -1,0 +1,180 @@
+"""Django settings: everything deployment-specific comes from the environment.
+
+See docs/DEPLOY.md for the variables. Unset variables give a working single-machine
+setup under SR_DATA_DIR (default ./var); bad values raise ImproperlyConfigured.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from webapp.env import (
+    env_bool,
+    env_int,
+    env_list,
+    env_path,
+    env_str,
+    env_url,
+    redis_url_for_celery,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = env_path("SR_DATA_DIR", BASE_DIR / "var")
+MEDIA_ROOT = env_path("MEDIA_ROOT", DATA_DIR / "media")
+STATIC_ROOT = env_path("STATIC_ROOT", DATA_DIR / "static")
+DEBUG = env_bool("DEBUG", False)
+
+
+def _secret_key() -> str:
+    """SECRET_KEY from the environment, else one generated once and kept in the data dir."""
+    key = env_str("SECRET_KEY")
+    if key is not None:
+        if len(key) < 32:
+            raise ImproperlyConfigured("SECRET_KEY: must be at least 32 characters")
+        return key
+    path = DATA_DIR / "secret_key"
+    if not path.exists():
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(50))
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# Behind nginx (deploy/): trust its X-Forwarded-Proto to know the request was HTTPS.
+if env_bool("SR_BEHIND_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SR_SECURE_COOKIES", False)
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "webapp.accounts",
+    "webapp.jobs",
+    "webapp.images",
+    "webapp.api",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "webapp.urls"
+ASGI_APPLICATION = "webapp.asgi.application"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- database: PostgreSQL from DATABASE_URL, else SQLite in the data dir ---------------
+_db_url = env_url("DATABASE_URL", ("postgres", "postgresql", "sqlite"))
+if _db_url:
+    DATABASES = {"default": dj_database_url.parse(_db_url, conn_max_age=60)}
+else:
+    DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3",
+                             "NAME": DATA_DIR / "db.sqlite3"}}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # The web process and the worker write the same file: WAL lets readers run beside the
+    # writer, IMMEDIATE transactions and a timeout turn lock contention into short waits.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"init_command": "PRAGMA journal_mode=WAL;", "transaction_mode": "IMMEDIATE",
+         "timeout": 20})
+    # A file (not :memory:) so the real Celery worker in the tests sees the test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-db.sqlite3")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- redis: broker and channel layer. Unset means "none configured" (webapp.run starts a
+# private server and sets REDIS_URL for its children; tests do the same). --------------
+REDIS_URL = env_url("REDIS_URL", ("redis", "rediss", "unix"))
+
+
+def channel_layers(redis_url: str | None) -> dict:
+    if not redis_url:
+        return {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    return {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
+                        "CONFIG": {"hosts": [{"address": redis_url}], "expiry": 30}}}
+
+
+CHANNEL_LAYERS = channel_layers(REDIS_URL)
+
+CELERY_BROKER_URL = redis_url_for_celery(REDIS_URL) if REDIS_URL else "memory://"
+CELERY_RESULT_BACKEND = None  # results live on the Job row, not in Celery
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {"webapp.jobs.tasks.job_run_task": {"queue": "gpu"}}
+# A job that runs past the hard limit is killed and marked failed (see jobs.tasks).
+SR_JOB_SOFT_TIME_LIMIT = env_int("SR_JOB_TIME_LIMIT", 3600, minimum=10)
+CELERY_TASK_SOFT_TIME_LIMIT = SR_JOB_SOFT_TIME_LIMIT
+CELERY_TASK_TIME_LIMIT = SR_JOB_SOFT_TIME_LIMIT + 60
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": SR_JOB_SOFT_TIME_LIMIT + 600}
+
+# --- uploads and the engine ------------------------------------------------------------
+SR_MAX_UPLOAD_BYTES = env_int("SR_MAX_UPLOAD_BYTES", 50 * 1024 * 1024, minimum=1024)
+SR_MAX_PIXELS = env_int("SR_MAX_PIXELS", 40_000_000, minimum=64)
+SR_MAX_FILES = env_int("SR_MAX_FILES", 20, minimum=1)
+SR_DEVICE = env_str("SR_DEVICE", "auto")
+if SR_DEVICE not in ("auto", "cpu", "cuda"):
+    raise ImproperlyConfigured(f"SR_DEVICE={SR_DEVICE!r}: expected auto, cpu or cuda")
+SR_TILE = env_int("SR_TILE", 256, minimum=0)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024  # form fields; files stream to temp files
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+DATA_UPLOAD_MAX_NUMBER_FILES = SR_MAX_FILES + 1  # + the optional reference
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+# Media never gets a public URL: files are served by views that check ownership or a share link.
+SR_SERVE_STATIC = env_bool("SR_SERVE_STATIC", True)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+}
