@@ -43,8 +43,34 @@ def web_settings(private_redis: PrivateRedis, media_root: Path) -> Iterator[None
     override.disable()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def weights_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A weights folder with one small real checkpoint (ESPCN x2, untrained but seeded), so
+    the catalogue offers a model beside bicubic; the worker inherits SR_ENGINE_WEIGHTS."""
+    import os
+
+    import torch
+
+    from sr_engine.checkpoint import CheckpointMeta, save_checkpoint
+    from sr_engine.registry import create_model, get_spec
+
+    folder = tmp_path_factory.mktemp("weights")
+    torch.manual_seed(0)
+    spec = get_spec("espcn")
+    save_checkpoint(folder / "espcn_x2.safetensors", create_model("espcn", scale=2),
+                    CheckpointMeta(arch="espcn", scale=2, hparams=spec.resolve_hparams(),
+                                   color=spec.color, name="espcn-test"))
+    old = os.environ.get("SR_ENGINE_WEIGHTS")
+    os.environ["SR_ENGINE_WEIGHTS"] = str(folder)
+    yield folder
+    if old is None:
+        os.environ.pop("SR_ENGINE_WEIGHTS", None)
+    else:
+        os.environ["SR_ENGINE_WEIGHTS"] = old
+
+
 @pytest.fixture(scope="session")
-def celery_worker_proc(django_db_setup: None, django_db_blocker: object,
+def celery_worker_proc(django_db_setup: None, django_db_blocker: object, weights_dir: Path,
                        private_redis: PrivateRedis, media_root: Path,
                        tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """A real worker (never eager mode) reading the same test database and media dir."""
@@ -109,3 +135,28 @@ def wait_job() -> object:
 def make_image() -> object:
     """make_image(width, height, fmt=, mode=) -> encoded image bytes (random pixels)."""
     return _image_bytes
+
+
+@pytest.fixture
+def done_result(user: object, media_root: Path, make_image: object) -> object:
+    """A finished upscale written straight to the database and media dir (for page tests
+    that are about galleries and access, not about running the engine)."""
+    from webapp.images.models import Result, Upload
+    from webapp.jobs.models import Job, JobStatus
+
+    folder = media_root / f"u{user.pk}" / "fixture"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, size in (("original.png", (8, 6)), ("output.png", (16, 12)),
+                       ("bicubic.png", (16, 12)), ("thumb.png", (8, 6))):
+        (folder / name).write_bytes(make_image(*size))
+    rel = f"u{user.pk}/fixture/"
+    upload = Upload.objects.create(owner=user, name="cat.png", original=rel + "original.png",
+                                   thumbnail=rel + "thumb.png", sha256="0" * 64, width=8,
+                                   height=6, format="PNG")
+    metrics = {"mode": "self-check", "model": {"psnr_y": 30.0, "ssim_y": 0.9},
+               "bicubic": {"psnr_y": 28.0, "ssim_y": 0.85}}
+    job = Job.objects.create(owner=user, kind="upscale", status=JobStatus.DONE,
+                             params={"model": "bicubic", "scale": 2},
+                             result={"metrics": metrics, "output": {"width": 16, "height": 12}})
+    return Result.objects.create(job=job, upload=upload, model="bicubic", scale=2,
+                                 output=rel + "output.png", bicubic=rel + "bicubic.png")

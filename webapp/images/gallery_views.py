@@ -7,6 +7,7 @@ import uuid
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
@@ -61,12 +62,13 @@ def gallery_add(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     if result is None:
         raise Http404("no such result")
     try:
-        if request.POST.get("gallery"):
-            gallery = _gallery_or_404(request, int(request.POST["gallery"]))
-        else:
-            gallery = galleries.gallery_create(owner=request.user,
-                                               title=request.POST.get("title", ""))
-        galleries.gallery_add_result(gallery=gallery, result=result)
+        with transaction.atomic():  # no empty new gallery when the result cannot be added
+            if request.POST.get("gallery"):
+                gallery = _gallery_or_404(request, int(request.POST["gallery"]))
+            else:
+                gallery = galleries.gallery_create(owner=request.user,
+                                                   title=request.POST.get("title", ""))
+            galleries.gallery_add_result(gallery=gallery, result=result)
     except (ValidationError, ValueError) as exc:
         messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
         return redirect("result", job_id=job_id)

@@ -1,0 +1,75 @@
+"""API authentication, models, schema and request validation (no worker needed)."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.urls import reverse
+
+from webapp.api.tokens import token_create
+
+pytestmark = pytest.mark.django_db
+
+
+def _auth(token: str) -> dict:
+    return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+
+
+def test_create_api_token_prints_a_working_token(client, user):
+    out = io.StringIO()
+    call_command("create_api_token", "alice", stdout=out)
+    token = out.getvalue().strip()
+    assert token.startswith("srs_") and len(token) > 40
+    response = client.get(reverse("api_models"), **_auth(token))
+    assert response.status_code == 200
+    with pytest.raises(CommandError, match="no user named"):
+        call_command("create_api_token", "nobody")
+
+
+@pytest.mark.parametrize("header", [None, "Bearer nope", "Basic abc", "Bearer "])
+def test_requests_without_a_valid_token_get_401(client, user, header):
+    extra = {"HTTP_AUTHORIZATION": header} if header else {}
+    response = client.get(reverse("api_models"), **extra)
+    assert response.status_code == 401 and "token" in response.json()["error"]
+
+
+def test_models_lists_bicubic_and_checkpoints(client, user):
+    models = client.get(reverse("api_models"), **_auth(token_create(user=user))).json()["models"]
+    ids = {m["id"]: m for m in models}
+    assert ids["bicubic"]["scales"] == [2, 3, 4, 8]
+    assert ids["espcn_x2"]["scales"] == [2] and ids["espcn_x2"]["kind"] == "checkpoint"
+
+
+def test_openapi_schema_describes_the_endpoints(client):
+    schema = client.get("/api/openapi.json").json()
+    assert schema["openapi"].startswith("3.1")
+    assert {"/api/v1/jobs", "/api/v1/jobs/{id}", "/api/v1/models"} <= set(schema["paths"])
+    assert schema["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({}, "image:"),
+    ({"model": "nope", "scale": "2"}, "unknown model 'nope'"),
+    ({"model": "espcn_x2", "scale": "4"}, "not x4"),
+    ({"scale": "two"}, "scale: expected an integer"),
+    ({"format": "gif"}, "format: expected one of"),
+])
+def test_bad_job_requests_get_400_with_a_reason(client, user, make_image, data, message):
+    if data:
+        data["image"] = io.BytesIO(make_image(8, 8))
+        data["image"].name = "x.png"
+    response = client.post(reverse("api_jobs"), data, **_auth(token_create(user=user)))
+    assert response.status_code == 400
+    assert message in response.json()["error"]
+
+
+def test_a_job_of_another_user_is_404(client, user, other_user, done_result):
+    token = token_create(user=other_user)
+    assert client.get(reverse("api_job", args=[done_result.job_id]),
+                      **_auth(token)).status_code == 404
+    mine = client.get(reverse("api_job", args=[done_result.job_id]),
+                      **_auth(token_create(user=user))).json()
+    assert mine["status"] == "done" and mine["metrics"]["model"]["psnr_y"] == 30.0
+    assert mine["output_url"].endswith(f"/api/v1/jobs/{done_result.job_id}/output")

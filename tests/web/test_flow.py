@@ -1,0 +1,153 @@
+"""The whole path with a real Celery worker, real Redis and the real engine."""
+
+from __future__ import annotations
+
+import html
+import io
+import time
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.testing import WebsocketCommunicator
+from django.core.management import call_command
+from django.test import override_settings
+from django.urls import reverse
+from PIL import Image
+
+from webapp.asgi import application
+from webapp.images.models import Result
+
+pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
+
+
+def _post_job(client, token, image: bytes, **fields) -> str:
+    data = {"image": io.BytesIO(image), **fields}
+    data["image"].name = "in.png"
+    if "reference" in fields:
+        data["reference"] = io.BytesIO(fields["reference"])
+        data["reference"].name = "ref.png"
+    response = client.post(reverse("api_jobs"), data, HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 201, response.content
+    return response.json()["id"]
+
+
+def _token(username: str) -> str:
+    out = io.StringIO()
+    call_command("create_api_token", username, stdout=out)
+    return out.getvalue().strip()
+
+
+def test_api_job_finishes_with_metrics_and_an_exact_size(worker, client, user, make_image,
+                                                         wait_job):
+    token = _token("alice")
+    job_id = _post_job(client, token, make_image(40, 30), model="espcn_x2", scale="2")
+    wait_job(job_id)
+    body = client.get(reverse("api_job", args=[job_id]),
+                      HTTP_AUTHORIZATION=f"Bearer {token}").json()
+    assert body["status"] == "done", body
+    assert body["output"]["width"] == 80 and body["output"]["height"] == 60
+    assert body["metrics"]["mode"] == "self-check"
+    for side in ("model", "bicubic"):
+        assert body["metrics"][side]["psnr_y"] > 10
+    output = client.get(body["output_url"], HTTP_AUTHORIZATION=f"Bearer {token}")
+    with Image.open(io.BytesIO(b"".join(output.streaming_content))) as image:
+        assert image.size == (80, 60)
+
+
+def test_a_reference_gives_true_metrics(worker, client, user, make_image, wait_job):
+    token = _token("alice")
+    hr = Image.open(io.BytesIO(make_image(32, 24, seed=3)))
+    buf = io.BytesIO()
+    hr.resize((16, 12)).save(buf, format="PNG")
+    job_id = _post_job(client, token, buf.getvalue(), model="bicubic", scale="2",
+                       reference=make_image(32, 24, seed=3))
+    job = wait_job(job_id)
+    assert job.status == "done", job.error
+    assert job.result["metrics"]["mode"] == "reference"
+
+
+def test_websocket_sends_progress_before_done(worker, client, user, make_image, wait_job):
+    token = _token("alice")
+    with override_settings(SR_TILE=16):
+        blocker = _post_job(client, token, make_image(160, 160), model="espcn_x2", scale="2")
+        job_id = _post_job(client, token, make_image(96, 96), model="espcn_x2", scale="2")
+
+    async def listen() -> list[dict]:
+        comm = WebsocketCommunicator(application, f"/ws/jobs/{job_id}/?token={token}")
+        connected, _ = await comm.connect(timeout=10)
+        assert connected
+        messages = []
+        while not messages or messages[-1]["job"]["status"] not in ("done", "failed"):
+            messages.append(await comm.receive_json_from(timeout=120))
+        await comm.disconnect()
+        return messages
+
+    messages = async_to_sync(listen)()
+    stages = [m["job"]["progress"]["stage"] for m in messages]
+    assert messages[0]["type"] == "snapshot"
+    assert stages[-1] == "done" and messages[-1]["job"]["status"] == "done"
+    assert "tiling" in stages[:-1], stages
+    tiles = [m["job"]["progress"] for m in messages if m["job"]["progress"]["stage"] == "tiling"]
+    assert all(t["total"] > 1 for t in tiles)
+    assert wait_job(blocker).status == "done"
+
+
+def test_upload_form_takes_good_files_and_explains_bad_ones(worker, client, user, make_image,
+                                                            wait_job):
+    client.force_login(user)
+    good = io.BytesIO(make_image(20, 20))
+    good.name = "good.png"
+    bad = io.BytesIO(b"definitely not pixels")
+    bad.name = "bad.jpg"
+    response = client.post(reverse("upload"), {"images": [good, bad],
+                                               "models": ["bicubic", "espcn_x2"],
+                                               "scale": "2", "output_format": "webp"})
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "bad.jpg" in page and "not a readable image" in page and "good.png" in page
+    results = list(Result.objects.filter(upload__name="good.png"))
+    assert {r.model for r in results} == {"bicubic", "espcn_x2"}
+    for r in results:
+        assert wait_job(r.job_id).status == "done"
+    bakeoff = client.get(reverse("upload_detail", args=[results[0].upload_id]))
+    assert bakeoff.content.decode().count("data-metric=\"model-psnr\"") == 2
+    result_page = client.get(reverse("result", args=[results[1].job_id]))
+    assert result_page.status_code == 200 and "data-compare" in result_page.content.decode()
+    output = client.get(reverse("result_file", args=[results[1].job_id, "download"]))
+    assert output["Content-Disposition"].endswith('.webp"')
+
+
+def test_cancel_a_running_job_leaves_no_output(worker, client, user, make_image, wait_job):
+    token = _token("alice")
+    with override_settings(SR_TILE=16):
+        job_id = _post_job(client, token, make_image(256, 256), model="espcn_x2", scale="2")
+    deadline = time.monotonic() + 60
+    while client.get(reverse("api_job", args=[job_id]),
+                     HTTP_AUTHORIZATION=f"Bearer {token}").json()["status"] != "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    client.post(reverse("api_job_cancel", args=[job_id]), HTTP_AUTHORIZATION=f"Bearer {token}")
+    job = wait_job(job_id)
+    assert job.status == "cancelled" and job.error == "Cancelled by the user."
+    assert not Result.objects.get(job_id=job_id).output
+
+
+def test_a_failure_shows_its_error(worker, client, user, make_image, wait_job, weights_dir):
+    broken = weights_dir / "espcn_broken.safetensors"
+    broken.write_bytes((weights_dir / "espcn_x2.safetensors").read_bytes())
+    token = _token("alice")
+    job_id = _post_job(client, token, make_image(12, 12), model="espcn_broken", scale="2")
+    broken.write_bytes(b"garbage")
+    job = wait_job(job_id)
+    broken.unlink()
+    assert job.status == "failed" and job.error and "Internal error" not in job.error
+    client.force_login(user)
+    assert html.escape(job.error) in client.get(reverse("job", args=[job_id])).content.decode()
+    api = client.get(reverse("api_job", args=[job_id]), HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert api.json()["error"] == job.error
+
+
+def test_healthz_sees_database_redis_and_worker(worker, client):
+    body = client.get("/healthz").json()
+    assert body["ok"] and body["database"]["ok"] and body["redis"]["ok"]
+    assert body["worker"]["workers"]
