@@ -6,15 +6,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from sr_engine.data.io import load_image, save_image
 from sr_engine.errors import Cancelled, ConfigError
 from sr_engine.inference.config import UpscaleConfig
 from sr_engine.inference.picture import upscale_picture_counted
 from sr_engine.progress import ProgressCallback, emit
-
-if TYPE_CHECKING:
-    from sr_engine.zoo import LoadedModel
+from sr_engine.zoo import LoadedModel, load_model, resolve_device
 
 # Extensions picked up when an input is a folder.
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"})
@@ -52,8 +51,6 @@ def upscale_file(src: str | Path, dst: str | Path, config: UpscaleConfig, *,
     given (a worker's cached one), must have `config.scale`; otherwise `config.model` is
     loaded. On any error, including `Cancelled` from `progress`, nothing is left at `dst`.
     """
-    from sr_engine.data.io import load_image, save_image
-
     t0 = time.monotonic()
     src, dst = Path(src), Path(dst)
     emit(progress, "loading", f"decoding {src.name}")
@@ -65,7 +62,7 @@ def upscale_file(src: str | Path, dst: str | Path, config: UpscaleConfig, *,
     emit(progress, "saving", f"writing {dst.name}")
     save_image(dst, result, format=config.format)
     outcome = UpscaleResult(
-        src=src, dst=dst, input_size=_size(picture.pixels), output_size=_size(result.pixels),
+        src=src, dst=dst, input_size=picture.size, output_size=result.size,
         seconds=time.monotonic() - t0, tiles=tiles, device=str(model.device),
         precision=config.precision, model=model.name)
     try:
@@ -120,10 +117,5 @@ def output_name(src: Path, config: UpscaleConfig) -> str:
 
 
 def _load(config: UpscaleConfig) -> LoadedModel:
-    from sr_engine.zoo import load_model, resolve_device
-
     return load_model(config.model, scale=config.scale, device=resolve_device(config.device))
 
-
-def _size(pixels: Any) -> tuple[int, int]:
-    return int(pixels.shape[1]), int(pixels.shape[0])

@@ -8,24 +8,21 @@ conversion, the network, CbCr/alpha resampling and quantisation all happen per t
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
 from sr_engine.color import rgb_to_ycbcr, ycbcr_to_rgb
-from sr_engine.degrade.resize import imresize, round_half_away
+from sr_engine.data.io import Picture
+from sr_engine.degrade.resize import imresize
 from sr_engine.errors import ConfigError
 from sr_engine.inference.config import UpscaleConfig
 from sr_engine.inference.precision import forward, prepare_module
 from sr_engine.inference.tensor import model_device, size_rules
 from sr_engine.inference.tiling import Box, Tile, core_of, region_index, run_tiles
 from sr_engine.progress import ProgressCallback
-
-if TYPE_CHECKING:
-    from sr_engine.data.io import Picture
-    from sr_engine.zoo import LoadedModel
+from sr_engine.zoo import LoadedModel
 
 # Bicubic upscaling reads LR pixels up to 2 away; one more keeps clear of the kernel edge.
 BICUBIC_HALO = 3
@@ -69,7 +66,9 @@ def upscale_picture_counted(model: LoadedModel, picture: Picture, config: Upscal
     with torch.inference_mode():
         n_tiles = run_tiles(height, width, work, tile=config.tile, batch=config.batch,
                             rules=rules, device=device, progress=progress)
-    return dataclasses.replace(picture, pixels=out, alpha=out_alpha), n_tiles
+    # One frame comes out whatever the source had (only frame 0 of an animation is decoded).
+    upscaled = dataclasses.replace(picture, pixels=out, alpha=out_alpha, n_frames=1)
+    return upscaled, n_tiles
 
 
 def _network_colour(module: nn.Module, x: Tensor, model_channels: int, scale: int,
@@ -108,9 +107,11 @@ def _region(pixels: np.ndarray, region: Box) -> np.ndarray:
 def _write_tiles(out: np.ndarray, y: Tensor, tiles: list[Tile], scale: int) -> None:
     """Quantise (n, C, s*h, s*w) [0, 1] to `out`'s integer dtype and write each tile's core."""
     top = float(np.iinfo(out.dtype).max)
-    levels = round_half_away(y * top).clamp_(0.0, top)
-    levels = levels.to(torch.uint8 if out.dtype == np.uint8 else torch.int32)
-    for hr, t in zip(levels, tiles, strict=True):
+    # uint16 has few torch kernels; int32 holds its levels and numpy narrows on assignment.
+    dtype = torch.uint8 if out.dtype == np.uint8 else torch.int32
+    for hr, t in zip(y, tiles, strict=True):
+        # y is in [0, 1], so truncating x*top + 0.5 rounds half away from zero like MATLAB.
+        levels = (core_of(hr, t, scale) * top).add_(0.5).to(dtype)
         c = t.core
-        core = core_of(hr, t, scale).permute(1, 2, 0).cpu().numpy()
-        out[c.y0 * scale:c.y1 * scale, c.x0 * scale:c.x1 * scale] = core
+        out[c.y0 * scale:c.y1 * scale, c.x0 * scale:c.x1 * scale] = (
+            levels.permute(1, 2, 0).cpu().numpy())

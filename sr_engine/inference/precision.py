@@ -59,4 +59,5 @@ def forward(module: nn.Module, x: Tensor, *, device: torch.device, precision: st
         x = x.contiguous(memory_format=torch.channels_last)
     with precision_context(device, precision):
         y = module(x)
-    return y.float().clamp(0.0, 1.0)
+    # In place: an upscaled output is a fresh tensor, never an alias of the smaller input.
+    return y.float().clamp_(0.0, 1.0)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 from torch import Tensor
 
@@ -11,9 +9,7 @@ from sr_engine.errors import ConfigError
 from sr_engine.inference.precision import forward, prepare_module
 from sr_engine.inference.tiling import SizeRules, Tile, core_of, crop_region, run_tiles
 from sr_engine.progress import ProgressCallback
-
-if TYPE_CHECKING:
-    from sr_engine.zoo import LoadedModel
+from sr_engine.zoo import LoadedModel
 
 
 def model_device(model: LoadedModel) -> torch.device:
