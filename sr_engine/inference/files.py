@@ -53,11 +53,11 @@ def upscale_file(src: str | Path, dst: str | Path, config: UpscaleConfig, *,
     """
     t0 = time.monotonic()
     src, dst = Path(src), Path(dst)
-    emit(progress, "loading", f"decoding {src.name}")
-    picture = load_image(src)
-    if model is None:
+    if model is None:  # first: a missing model fails before a long decode
         emit(progress, "loading", f"loading model {config.model}")
         model = _load(config)
+    emit(progress, "loading", f"decoding {src.name}")
+    picture = load_image(src)
     result, tiles = upscale_picture_counted(model, picture, config, progress)
     emit(progress, "saving", f"writing {dst.name}")
     save_image(dst, result, format=config.format)

@@ -10,7 +10,7 @@ from torch import nn
 from sr_engine.color import rgb_to_ycbcr, ycbcr_to_rgb
 from sr_engine.data.io import Picture, load_image, save_image
 from sr_engine.degrade.resize import imresize, round_half_away
-from sr_engine.errors import Cancelled, ConfigError
+from sr_engine.errors import Cancelled, ConfigError, EngineError
 from sr_engine.inference import (
     UpscaleConfig,
     upscale_file,
@@ -18,6 +18,7 @@ from sr_engine.inference import (
     upscale_picture,
     upscale_tensor,
 )
+from sr_engine.inference import precision as precision_module
 from sr_engine.progress import ProgressEvent
 from sr_engine.registry import ArchSpec, create_model, get_spec, list_models
 from sr_engine.zoo import LoadedModel
@@ -92,6 +93,13 @@ def test_reduced_precision_returns_clamped_float32(precision):
     out = upscale_tensor(model, lr, tile=16, precision=precision)
     assert out.dtype == torch.float32 and out.min() >= 0 and out.max() <= 1
     assert (out - whole_image(model, lr)).abs().max().item() < 0.05
+
+
+def test_unsupported_autocast_is_an_engine_error(monkeypatch):
+    monkeypatch.setattr(precision_module, "_autocast_supported", lambda *args: False)
+    with pytest.raises(EngineError, match="cannot run fp16 on cpu; use bf16"):
+        upscale_tensor(make_model(get_spec("espcn"), 2), torch.rand(1, 1, 8, 8),
+                       precision="fp16")
 
 
 def test_wrong_channel_count_is_a_config_error():
