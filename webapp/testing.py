@@ -1,5 +1,6 @@
-"""Helpers for the web and browser tests: run the real worker and ASGI server as child
-processes against the test database, the private Redis and a temporary media dir."""
+"""Fixtures and helpers for the web and browser tests: a private Redis, settings pointed at
+it, a temporary media dir, and the real worker and ASGI server as child processes on the
+test database. Imported by tests/web/conftest.py and tests/e2e/conftest.py."""
 
 from __future__ import annotations
 
@@ -9,16 +10,23 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
+import pytest
 from django.conf import settings
 from django.db import connection
+from django.test import override_settings
+
+from webapp.redis_server import PrivateRedis
+from webapp.settings import channel_layers
 
 ROOT = Path(settings.BASE_DIR)
+__all__ = ["celery_worker_proc", "media_root", "private_redis", "web_settings", "weights_dir"]
 
 
-def test_database_url() -> str:
+def child_database_url() -> str:
     """A DATABASE_URL for child processes that points at the (already created) test DB."""
     db = connection.settings_dict
     if db["ENGINE"].endswith("sqlite3"):
@@ -33,7 +41,7 @@ def test_database_url() -> str:
 
 def child_env(*, redis_url: str, media_root: Path) -> dict[str, str]:
     env = dict(os.environ)
-    env.update(REDIS_URL=redis_url, DATABASE_URL=test_database_url(),
+    env.update(REDIS_URL=redis_url, DATABASE_URL=child_database_url(),
                MEDIA_ROOT=str(media_root), SR_DATA_DIR=str(settings.DATA_DIR),
                SR_DEVICE="cpu", DJANGO_SETTINGS_MODULE="webapp.settings",
                PYTHONUNBUFFERED="1")
@@ -93,3 +101,74 @@ def stop(proc: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+# --- fixtures ------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def private_redis() -> Iterator[PrivateRedis]:
+    with PrivateRedis() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def media_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def web_settings(private_redis: PrivateRedis, media_root: Path) -> Iterator[None]:
+    from webapp.celery import app
+    from webapp.env import redis_url_for_celery
+
+    broker = redis_url_for_celery(private_redis.url)
+    override = override_settings(REDIS_URL=private_redis.url, MEDIA_ROOT=str(media_root),
+                                 CHANNEL_LAYERS=channel_layers(private_redis.url),
+                                 CELERY_BROKER_URL=broker, SR_DEVICE="cpu")
+    override.enable()
+    app.conf.broker_url = broker
+    yield
+    override.disable()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def weights_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A weights folder with one small real checkpoint (ESPCN x2, untrained but seeded), so
+    the catalogue offers a model beside bicubic; the worker inherits SR_ENGINE_WEIGHTS."""
+    import os
+
+    import torch
+
+    from sr_engine.checkpoint import CheckpointMeta, save_checkpoint
+    from sr_engine.registry import create_model, get_spec
+
+    folder = tmp_path_factory.mktemp("weights")
+    torch.manual_seed(0)
+    spec = get_spec("espcn")
+    save_checkpoint(folder / "espcn_x2.safetensors", create_model("espcn", scale=2),
+                    CheckpointMeta(arch="espcn", scale=2, hparams=spec.resolve_hparams(),
+                                   color=spec.color, name="espcn-test"))
+    old = os.environ.get("SR_ENGINE_WEIGHTS")
+    os.environ["SR_ENGINE_WEIGHTS"] = str(folder)
+    yield folder
+    if old is None:
+        os.environ.pop("SR_ENGINE_WEIGHTS", None)
+    else:
+        os.environ["SR_ENGINE_WEIGHTS"] = old
+
+
+@pytest.fixture(scope="session")
+def celery_worker_proc(django_db_setup: None, django_db_blocker: object, weights_dir: Path,
+                       private_redis: PrivateRedis, media_root: Path,
+                       tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A real worker (never eager mode) reading the same test database and media dir."""
+    log = tmp_path_factory.mktemp("logs") / "worker.log"
+    with django_db_blocker.unblock():
+        env = child_env(redis_url=private_redis.url, media_root=media_root)
+    proc = start_worker(env, log)
+    try:
+        wait_for_worker(proc, log)
+        yield
+    finally:
+        stop(proc)
+
+

@@ -5,86 +5,13 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-from django.test import override_settings
 from PIL import Image
 
-from webapp.redis_server import PrivateRedis
-from webapp.settings import channel_layers
-
-
-@pytest.fixture(scope="session")
-def private_redis() -> Iterator[PrivateRedis]:
-    with PrivateRedis() as server:
-        yield server
-
-
-@pytest.fixture(scope="session")
-def media_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("media")
-
-
-@pytest.fixture(scope="session", autouse=True)
-def web_settings(private_redis: PrivateRedis, media_root: Path) -> Iterator[None]:
-    from webapp.celery import app
-    from webapp.env import redis_url_for_celery
-
-    broker = redis_url_for_celery(private_redis.url)
-    override = override_settings(REDIS_URL=private_redis.url, MEDIA_ROOT=str(media_root),
-                                 CHANNEL_LAYERS=channel_layers(private_redis.url),
-                                 CELERY_BROKER_URL=broker, SR_DEVICE="cpu")
-    override.enable()
-    app.conf.broker_url = broker
-    yield
-    override.disable()
-
-
-@pytest.fixture(scope="session", autouse=True)
-def weights_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A weights folder with one small real checkpoint (ESPCN x2, untrained but seeded), so
-    the catalogue offers a model beside bicubic; the worker inherits SR_ENGINE_WEIGHTS."""
-    import os
-
-    import torch
-
-    from sr_engine.checkpoint import CheckpointMeta, save_checkpoint
-    from sr_engine.registry import create_model, get_spec
-
-    folder = tmp_path_factory.mktemp("weights")
-    torch.manual_seed(0)
-    spec = get_spec("espcn")
-    save_checkpoint(folder / "espcn_x2.safetensors", create_model("espcn", scale=2),
-                    CheckpointMeta(arch="espcn", scale=2, hparams=spec.resolve_hparams(),
-                                   color=spec.color, name="espcn-test"))
-    old = os.environ.get("SR_ENGINE_WEIGHTS")
-    os.environ["SR_ENGINE_WEIGHTS"] = str(folder)
-    yield folder
-    if old is None:
-        os.environ.pop("SR_ENGINE_WEIGHTS", None)
-    else:
-        os.environ["SR_ENGINE_WEIGHTS"] = old
-
-
-@pytest.fixture(scope="session")
-def celery_worker_proc(django_db_setup: None, django_db_blocker: object, weights_dir: Path,
-                       private_redis: PrivateRedis, media_root: Path,
-                       tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """A real worker (never eager mode) reading the same test database and media dir."""
-    from webapp import testing
-
-    log = tmp_path_factory.mktemp("logs") / "worker.log"
-    with django_db_blocker.unblock():
-        env = testing.child_env(redis_url=private_redis.url, media_root=media_root)
-    proc = testing.start_worker(env, log)
-    try:
-        testing.wait_for_worker(proc, log)
-        yield
-    finally:
-        testing.stop(proc)
+from webapp.testing import *  # noqa: F403 - the shared fixtures (pytest finds them by name)
 
 
 @pytest.fixture

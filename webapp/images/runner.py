@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 
+from sr_engine.errors import ImageError
 from sr_engine.inference import UpscaleConfig, upscale_file
 from sr_engine.progress import emit
 from webapp.images.catalog import BICUBIC
@@ -56,14 +57,16 @@ def _metrics(result: Result, model: LoadedModel, bicubic: LoadedModel,
                 "model": _floats(compare(load_image(output), ref, crop=scale)),
                 "bicubic": _floats(compare(load_image(baseline), ref, crop=scale))}
     picture = load_image(Path(result.upload.original.path))
-    return {"mode": "self-check",
-            "model": _floats(self_check(model, picture, scale=scale)),
-            "bicubic": _floats(self_check(bicubic, picture, scale=scale))}
+    try:
+        return {"mode": "self-check",
+                "model": _floats(self_check(model, picture, scale=scale)),
+                "bicubic": _floats(self_check(bicubic, picture, scale=scale))}
+    except ImageError as exc:  # e.g. too small to downscale: the output is still good
+        return {"mode": "self-check", "model": {}, "bicubic": {}, "unavailable": str(exc)}
 
 
 def upscale_run(job: Job, progress: JobProgress) -> dict:
     from sr_engine.data.io import load_image, save_image
-
     from sr_engine.zoo import resolve_device
 
     result = Result.objects.select_related("upload", "job").get(job=job)

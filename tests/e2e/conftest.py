@@ -1,0 +1,60 @@
+"""Browser test fixtures: the shared web fixtures plus the real ASGI server (daphne) on the
+test database, and Debian's Chromium (the test skips without it, unless CI=true)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from webapp import testing
+from webapp.testing import *  # noqa: F403 - the shared fixtures (pytest finds them by name)
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                  "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"]
+
+
+def find_chromium() -> str | None:
+    for candidate in ("/usr/bin/chromium", shutil.which("chromium"),
+                      shutil.which("chromium-browser")):
+        if candidate and Path(candidate).exists():
+            return candidate
+    return None
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    path = find_chromium()
+    if path is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true but no Chromium found: .ci/run installs the `chromium` package")
+        pytest.skip("no Chromium found (apt-get install chromium); the browser test needs it")
+    return path
+
+
+@pytest.fixture
+def live_asgi(celery_worker_proc: None, transactional_db: None, private_redis: object,
+              media_root: Path, tmp_path: Path) -> Iterator[str]:
+    """The real ASGI app (HTTP + websockets) served by daphne on a free port."""
+    env = testing.child_env(redis_url=private_redis.url, media_root=media_root)
+    port = testing.free_port()
+    proc = testing.start_asgi(env, port, tmp_path / "daphne.log")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        testing.stop(proc)
+
+
+@pytest.fixture
+def browser(chromium_path: str) -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_path, headless=True,
+                                     args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()

@@ -1,0 +1,68 @@
+"""One real-browser walk through the product: log in, upload, watch progress reach done,
+open the result, make a gallery, and open its share link logged out (with a screenshot)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(240)]
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+@pytest.fixture
+def erin(live_asgi, django_user_model):
+    # Made before the browser starts: Playwright's sync API runs an event loop in this
+    # thread, and Django refuses ORM calls from there.
+    return django_user_model.objects.create_user("erin", password="erin-pass-123")
+
+
+def test_upload_watch_result_gallery_share(live_asgi, erin, browser, tmp_path):
+    image = tmp_path / "photo.png"
+    yy, xx = np.mgrid[0:96, 0:128]
+    rings = (np.sin(np.hypot(yy - 48, xx - 64) / 3.0) * 127 + 128).astype(np.uint8)
+    Image.fromarray(np.stack([rings, (xx * 2).astype(np.uint8), (yy * 2).astype(np.uint8)],
+                             axis=-1)).save(image)
+
+    page = browser.new_page()
+    page.set_default_timeout(60_000)
+    page.goto(f"{live_asgi}/accounts/login/")
+    page.fill("input[name=username]", "erin")
+    page.fill("input[name=password]", "erin-pass-123")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_asgi}/")
+
+    page.goto(f"{live_asgi}/upload/")
+    page.set_input_files("input[name=images]", str(image))
+    page.select_option("select[name=scale]", "2")
+    page.uncheck("input[name=models][value=bicubic]")
+    page.check("input[name=models][value=espcn_x2]")
+    page.click("#upload-form button[type=submit]")
+    page.wait_for_url("**/jobs/*/")
+    page.wait_for_selector('[data-job][data-status="done"]')
+    assert page.text_content("[data-field=status]") == "done"
+    assert page.locator(".conn").count() == 1
+
+    page.click("[data-field=result-link]")
+    page.wait_for_url("**/result/")
+    assert page.locator("[data-compare]").is_visible()
+    assert page.locator("table.metrics").is_visible()
+    page.fill("#add-to-gallery input[name=title]", "E2E picks")
+    page.click("#add-to-gallery button[type=submit]")
+    page.wait_for_url("**/galleries/*/")
+    page.click("text=Create share link")
+    share_url = page.get_attribute("a.share-link", "href")
+
+    visitor = browser.new_context().new_page()  # a fresh context: no session cookie
+    response = visitor.goto(f"{live_asgi}{share_url}")
+    assert response.status == 200
+    assert visitor.locator("h1").text_content() == "E2E picks"
+    visitor.wait_for_function(
+        "() => [...document.images].every(i => i.complete && i.naturalWidth === 256)")
+    ARTIFACTS.mkdir(exist_ok=True)
+    visitor.screenshot(path=str(ARTIFACTS / "e2e-shared-gallery.png"), full_page=True)
+    assert visitor.locator("text=Log out").count() == 0
