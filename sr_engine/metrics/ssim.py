@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from sr_engine.errors import ConfigError
 from sr_engine.metrics._common import as_batch
 
 WINDOW = 11
@@ -39,6 +40,9 @@ def ssim(a: Tensor, b: Tensor, *, crop: int = 0, data_range: float = 1.0) -> Ten
     tensor (N,), or a 0-dim tensor for a single image.
     """
     x, y, single = as_batch(a, b, crop)
+    if min(x.shape[-2:]) < WINDOW:
+        raise ConfigError(f"SSIM needs at least {WINDOW}x{WINDOW} pixels after the crop, "
+                          f"got {x.shape[-2]}x{x.shape[-1]}")
     g = gaussian_window().to(x.device)
     c1, c2 = (K1 * data_range) ** 2, (K2 * data_range) ** 2
     mu_x, mu_y = _filter_valid(x, g), _filter_valid(y, g)
