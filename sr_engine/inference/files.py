@@ -47,7 +47,7 @@ def upscale_file(src: str | Path, dst: str | Path, config: UpscaleConfig, *,
                  model: LoadedModel | None = None) -> UpscaleResult:
     """Upscale the image file `src` into `dst` (written atomically).
 
-    Emits "loading" (decode, model), "tiling" (per tile), "saving" and "done". `model`, if
+    Emits "loading" (model, then decode), "tiling" (per tile), "saving" and "done". `model`, if
     given (a worker's cached one), must have `config.scale`; otherwise `config.model` is
     loaded. On any error, including `Cancelled` from `progress`, nothing is left at `dst`.
     """

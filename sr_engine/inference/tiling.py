@@ -40,8 +40,9 @@ class Box(NamedTuple):
 
 @dataclass(frozen=True)
 class Tile:
-    """`core` is written, `region` (a superset of it, maybe past the image edge when the
-    arch needs padding) is read."""
+    """One unit of work in LR pixels: the network reads `region` and the tile writes the
+    upscaled `core`. `region` contains `core` and passes the image edge only where the arch
+    needs padding."""
 
     core: Box
     region: Box
