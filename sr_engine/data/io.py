@@ -137,14 +137,14 @@ def _load_tiff(path: Path, max_pixels: int | None) -> Picture:
     with tifffile.TiffFile(path) as tif:
         page = tif.pages.first
         _check_size(path, page.imagewidth, page.imagelength, max_pixels)
-        icc = page.tags.get(34675)
-        orientation = page.tags.get(274)
+        icc_tag, orientation_tag = page.tags.get(34675), page.tags.get(274)
+        icc = bytes(icc_tag.value) if icc_tag is not None else None
+        orientation = int(orientation_tag.value) if orientation_tag is not None else 1
         pixels, alpha = _split_alpha(page.asarray())
         n_frames = len(tif.pages)
-    orientation = int(orientation.value) if orientation is not None else 1
     alpha = None if alpha is None else np.ascontiguousarray(_orient(alpha, orientation))
     return Picture(pixels=np.ascontiguousarray(_orient(pixels, orientation)), alpha=alpha,
-                   icc_profile=bytes(icc.value) if icc is not None else None, format="TIFF",
+                   icc_profile=icc, format="TIFF",
                    n_frames=n_frames)
 
 
