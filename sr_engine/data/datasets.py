@@ -1,0 +1,159 @@
+"""Training pairs from HR image folders: decoded once, cropped, augmented, degraded on the fly.
+
+Every HR image is kept in memory as uint8 (T91 + BSD200 + General100 is ~100 MB), so a
+batch is built in the main process by slicing tensors: on a 2-core machine that beats
+DataLoader worker processes, and one `torch.Generator` drives every random choice (image,
+crop, augmentation, degradation), so saving its state makes a resumed run exact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+from torch import Tensor
+
+from sr_engine.color import rgb_to_y
+from sr_engine.degrade import Degradation, degrade
+from sr_engine.errors import ConfigError, ImageError
+
+IMAGE_SUFFIXES = frozenset({".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".ppm"})
+# LR pixels cropped beyond the patch on each side and cut off after degrading: the bicubic
+# kernel reaches 2 LR pixels, so patch borders see real neighbours, as in the protocol's
+# whole-image LR, instead of resize padding. A training blur widens it (`margin`).
+MARGIN = 2
+
+
+def _entries(folders: Sequence[Path]) -> Iterator[tuple[str, Path]]:
+    """(label, path) of every image, sorted; the label is `<folder name>/<relative path>`."""
+    for folder in folders:
+        if not folder.is_dir():
+            raise ConfigError(f"training folder not found: {folder}")
+        files = sorted(p for p in folder.rglob("*")
+                       if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+        if not files:
+            raise ConfigError(f"no images in training folder {folder}")
+        for path in files:
+            yield f"{folder.name}/{path.relative_to(folder).as_posix()}", path
+
+
+def _update(digest: hashlib._Hash, label: str, data: bytes) -> None:
+    digest.update(label.encode() + b"\0" + hashlib.sha256(data).digest())
+
+
+def data_fingerprint(folders: Sequence[Path]) -> str:
+    """sha256 over every image's `<folder name>/<relative path>` and content hash.
+
+    Stable when the data moves elsewhere; changes when a file is added, renamed or edited.
+    """
+    digest = hashlib.sha256()
+    for label, path in _entries(folders):
+        _update(digest, label, path.read_bytes())
+    return digest.hexdigest()
+
+
+def _decode(label: str, data: bytes) -> Tensor:
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            rgb = np.asarray(img.convert("RGB"))  # gray and palette images become RGB
+    except (UnidentifiedImageError, OSError) as exc:
+        raise ImageError(f"cannot decode training image {label}: {exc}") from None
+    return torch.from_numpy(rgb.copy()).permute(2, 0, 1).contiguous()
+
+
+class PatchSampler:
+    """Random aligned (LR, HR) patch pairs from HR folders held in memory as uint8.
+
+    `batch(n)` returns `lr` (n, C, p, p) and `hr` (n, C, p*s, p*s), float32 in [0, 1],
+    with p = `patch_size` and C = 1 (MATLAB Y / 255) for color "y", else 3 (RGB). LR is
+    made from the RGB HR patch by `degrade()` (quantised to 8 bits like the protocol's LR).
+    Images smaller than one HR patch (plus margin) are skipped and counted in `skipped`.
+    """
+
+    def __init__(self, folders: Sequence[Path], *, scale: int, patch_size: int,
+                 color: Literal["y", "rgb"], degradation: Degradation | None = None,
+                 flips: bool = True, rot90: bool = True, cache_mb: int = 2048,
+                 seed: int = 0) -> None:
+        self.scale, self.patch_size, self.color = scale, patch_size, color
+        self.degradation = degradation or Degradation()
+        self.flips, self.rot90 = flips, rot90
+        self.generator = torch.Generator().manual_seed(seed)
+        self.images: list[Tensor] = []
+        self.skipped = 0
+        self.fingerprint = self._load(folders, cache_mb * 2**20)
+        if not self.images:
+            raise ConfigError(f"no training image is at least {self.crop}x{self.crop} pixels")
+        areas = torch.tensor([img.shape[1] * img.shape[2] for img in self.images],
+                             dtype=torch.float64)
+        self.weights = areas / areas.sum()  # big images give more patches
+
+    @property
+    def margin(self) -> int:
+        """LR pixels beyond the patch that the degradation reads (3 sigma of a blur)."""
+        blur = self.degradation.blur_sigma[1] if self.degradation.blur_prob else 0.0
+        return MARGIN + math.ceil(3 * blur / self.scale)
+
+    @property
+    def crop(self) -> int:
+        """Side of the HR crop taken from an image, margins included."""
+        return (self.patch_size + 2 * self.margin) * self.scale
+
+    def _load(self, folders: Sequence[Path], max_bytes: int) -> str:
+        """Decode every image once, hashing the same bytes for the data fingerprint."""
+        digest, used = hashlib.sha256(), 0
+        for label, path in _entries(folders):
+            data = path.read_bytes()
+            _update(digest, label, data)
+            img = _decode(label, data)
+            if min(img.shape[1:]) < self.crop:
+                self.skipped += 1
+                continue
+            used += img.numel()
+            if used > max_bytes:
+                raise ConfigError(f"training images exceed data.cache_mb = {max_bytes >> 20} "
+                                  "MB of memory; raise it or train on fewer folders")
+            self.images.append(img)
+        return digest.hexdigest()
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def _crops(self, n: int) -> Tensor:
+        """n uint8 HR crops (n, 3, crop, crop), images drawn in proportion to their area."""
+        c, g = self.crop, self.generator
+        picks = torch.multinomial(self.weights, n, replacement=True, generator=g).tolist()
+        where = torch.rand(n, 2, generator=g, dtype=torch.float64).tolist()
+        out = []
+        for i, (u, v) in zip(picks, where, strict=True):
+            img = self.images[i]
+            top, left = int(u * (img.shape[1] - c + 1)), int(v * (img.shape[2] - c + 1))
+            out.append(img[:, top:top + c, left:left + c])
+        return torch.stack(out)
+
+    def _augment(self, x: Tensor) -> Tensor:
+        """Per-sample flips and transposition: together the 8 symmetries of the square."""
+        coins = torch.rand(x.shape[0], 3, generator=self.generator) < 0.5
+        if self.flips:
+            x[coins[:, 0]] = x[coins[:, 0]].flip(-1)
+            x[coins[:, 1]] = x[coins[:, 1]].flip(-2)
+        if self.rot90:
+            x[coins[:, 2]] = x[coins[:, 2]].transpose(-1, -2)
+        return x
+
+    def batch(self, n: int) -> tuple[Tensor, Tensor]:
+        """A training batch (lr, hr) on the CPU; see the class docstring for shapes."""
+        hr = self._augment(self._crops(n)).float().div_(255.0)
+        lr = degrade(hr, self.scale, self.degradation, self.generator)
+        m, p = self.margin, self.patch_size
+        lr = lr[..., m:m + p, m:m + p]
+        hr = hr[..., m * self.scale:(m + p) * self.scale, m * self.scale:(m + p) * self.scale]
+        if self.color == "y":
+            lr, hr = rgb_to_y(lr), rgb_to_y(hr)
+        return lr.contiguous(), hr.contiguous()

@@ -1,0 +1,153 @@
+"""The training loop. Read `train()` top to bottom: that is the whole algorithm.
+
+Helpers: `session.py` (building and restoring a run), `optim.py` (optimizer, schedule),
+`ema.py`, `state.py` (resumable state), `validate.py`, `outputs.py` (files in out_dir).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from sr_engine.errors import Cancelled
+from sr_engine.losses import discriminator_loss, generator_adversarial_loss, mean_parts
+from sr_engine.progress import ProgressCallback, Reporter, emit
+from sr_engine.train.config import TrainConfig
+from sr_engine.train.optim import lr_at, set_lr
+from sr_engine.train.outputs import RunLog, save_best, save_step, save_training_state
+from sr_engine.train.session import Session, build_session
+
+
+@dataclass
+class TrainResult:
+    """What a finished run left in `out_dir`; metrics are the best validation ones."""
+
+    out_dir: Path
+    best_checkpoint: Path | None
+    last_checkpoint: Path | None
+    steps: int
+    seconds: float
+    best_metrics: dict[str, float] = field(default_factory=dict)
+
+
+def train(config: TrainConfig, *, progress: ProgressCallback | None = None,
+          resume: Path | None = None) -> TrainResult:
+    """Train `config` (optionally continuing the state file or run folder `resume`).
+
+    Events: "loading", "training" every `log_every` steps (loss, lr, it/s), "validating"
+    (psnr, ssim), "saving", "done". When the callback raises `Cancelled`, a resumable
+    state is saved at the last finished step and the exception propagates.
+    """
+    t0 = time.monotonic()
+    emit(progress, "loading", f"loading data and model for {config.run_name}")
+    s = build_session(config, resume)
+    steps, run = config.train.steps, config.train
+    log = RunLog(s.out_dir)
+    emit(progress, "loading", f"{len(s.sampler)} training images "
+         f"({s.sampler.skipped} smaller than a patch skipped), starting at step {s.step}")
+    reporter = Reporter(progress, "training", total=steps, start=s.step)
+    history: list[dict[str, Tensor]] = []
+    tick, tick_step = time.monotonic(), s.step
+    try:
+        while s.step < steps:
+            lr, hr = s.sampler.batch(config.data.batch_size)
+            history.append(train_step(s, lr.to(s.device), hr.to(s.device)))
+            s.step += 1
+            if s.step % run.log_every == 0 or s.step == steps:
+                rate = (s.step - tick_step) / max(time.monotonic() - tick, 1e-9)
+                metrics = {**mean_parts(history), "lr": lr_at(s.step - 1, config.optim, steps),
+                           "it/s": rate}
+                log.write("train", s.step, metrics)
+                reporter.advance(s.step - reporter.current, f"step {s.step}/{steps}", metrics)
+                history, tick, tick_step = [], time.monotonic(), s.step
+            if s.validator and (s.step % run.val_every == 0 or s.step == steps):
+                validate(s, log, progress)
+            if s.step % run.ckpt_every == 0 or s.step == steps:
+                emit(progress, "saving", f"checkpoint at step {s.step}",
+                     current=s.step, total=steps)
+                save_step(s)
+                save_training_state(s)
+    except Cancelled:
+        save_training_state(s)  # no event: the callback has asked us to stop
+        raise
+    best = s.out_dir / "best.safetensors"
+    emit(progress, "done", f"trained {steps} steps", current=steps, total=steps,
+         metrics=s.best_metrics)
+    return TrainResult(out_dir=s.out_dir, best_checkpoint=best if best.exists() else None,
+                       last_checkpoint=s.out_dir / s.kept[-1] if s.kept else None,
+                       steps=s.step, seconds=time.monotonic() - t0,
+                       best_metrics=dict(s.best_metrics))
+
+
+def train_step(s: Session, lr: Tensor, hr: Tensor) -> dict[str, Tensor]:
+    """One optimisation step of the generator (and of the discriminator in a GAN)."""
+    cfg = s.config
+    if s.device.type == "cpu":
+        lr = lr.contiguous(memory_format=torch.channels_last)
+    set_lr(s.optimizer, lr_at(s.step, cfg.optim, cfg.train.steps))
+    with _autocast(s):
+        if cfg.loss.intermediate:  # DRCN: supervise every recursion, weight decaying to 0
+            sr, inter = s.model.forward_all(lr)
+        else:
+            sr = s.model(lr)
+    loss, parts = s.criterion(sr, hr)
+    if cfg.loss.intermediate:
+        alpha = cfg.loss.intermediate * (1 - s.step / cfg.train.steps)
+        inter_loss = torch.stack([s.criterion(x, hr)[0] for x in inter]).mean()
+        loss = (1 - alpha) * loss + alpha * inter_loss
+    if s.disc is not None:
+        s.disc.requires_grad_(False)
+        with _autocast(s):
+            adv = generator_adversarial_loss(s.disc(sr).float())
+        loss = loss + cfg.loss.adversarial * adv
+        parts["adversarial"] = adv.detach()
+    s.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if cfg.optim.grad_clip:
+        torch.nn.utils.clip_grad_norm_(s.model.parameters(), cfg.optim.grad_clip)
+    s.optimizer.step()
+    if s.disc is not None:
+        parts["discriminator"] = discriminator_step(s, sr.detach(), hr)
+    if s.ema is not None:
+        s.ema.update(s.model)
+    return {"loss": loss.detach(), **parts}
+
+
+def discriminator_step(s: Session, fake: Tensor, real: Tensor) -> Tensor:
+    """SRGAN's discriminator update on real HR patches vs. the generator's outputs."""
+    assert s.disc is not None and s.disc_optimizer is not None
+    s.disc.requires_grad_(True)
+    set_lr(s.disc_optimizer, lr_at(s.step, s.config.optim, s.config.train.steps))
+    with _autocast(s):
+        d_loss = discriminator_loss(s.disc(real).float(), s.disc(fake).float())
+    s.disc_optimizer.zero_grad(set_to_none=True)
+    d_loss.backward()
+    if s.config.optim.grad_clip:
+        torch.nn.utils.clip_grad_norm_(s.disc.parameters(), s.config.optim.grad_clip)
+    s.disc_optimizer.step()
+    return d_loss.detach()
+
+
+def validate(s: Session, log: RunLog, progress: ProgressCallback | None) -> None:
+    """Evaluate the (EMA) weights; keep `best.safetensors` when PSNR improves."""
+    assert s.validator is not None
+    steps = s.config.train.steps
+    emit(progress, "validating", f"validating on {s.validator.folder.name}",
+         current=s.step, total=steps)
+    s.last_metrics = s.validator(s.eval_module)
+    log.write("val", s.step, s.last_metrics)
+    emit(progress, "validating", f"step {s.step}: {s.last_metrics['psnr']:.2f} dB",
+         current=s.step, total=steps, metrics=s.last_metrics)
+    if s.last_metrics["psnr"] > s.best_psnr:
+        s.best_metrics, s.best_step = dict(s.last_metrics), s.step
+        emit(progress, "saving", f"best checkpoint (step {s.step})", current=s.step, total=steps)
+        save_best(s)
+
+
+def _autocast(s: Session) -> torch.autocast:
+    return torch.autocast(s.device.type, dtype=torch.bfloat16,
+                          enabled=s.config.train.precision == "bf16")
