@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import struct
 import tempfile
-import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,15 +77,13 @@ def load_image(path: str | Path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS)
     try:
         if _is_deep_tiff(path):
             return _load_tiff(path, max_pixels)
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
-                return _decode(path, im, max_pixels)
+        with Image.open(path) as im:  # Pillow's own bomb guard (~179 MP) stays in force
+            return _decode(path, im, max_pixels)
     except EngineError:
         raise
     except FileNotFoundError:
         raise ImageError(f"{path.name}: file not found") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except Image.DecompressionBombError:
         raise ImageError(f"{path.name}: too many pixels (decompression bomb guard)") from None
     except UnidentifiedImageError:
         raise ImageError(f"{path.name}: not a recognised image file") from None
@@ -218,7 +215,10 @@ def save_image(path: str | Path, picture: Picture, *, format: str | None = None,
     """
     path = Path(path)
     fmt = _format_of(path, format)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    except OSError as exc:
+        raise ImageError(f"{path.name}: cannot write into {path.parent} ({exc})") from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:

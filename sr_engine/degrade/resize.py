@@ -134,7 +134,13 @@ def imresize(x: Tensor, scale: float | None = None, *,
     if min(out_h, out_w, in_h, in_w) < 1:
         raise ConfigError(f"imresize: cannot resize {in_h}x{in_w} to {out_h}x{out_w}")
     compute = torch.float64 if x.dtype == torch.float64 else torch.float32
-    y = x.to(compute)
+    with torch.autocast(x.device.type, enabled=False):  # autocast would run the matmuls in bf16
+        y = _resize(x.to(compute), (out_h, out_w), scales)
+    return y.to(x.dtype)
+
+
+def _resize(y: Tensor, out_size: tuple[int, int], scales: tuple[float, float]) -> Tensor:
+    out_h, out_w = out_size
     # MATLAB resizes the axis with the smaller scale first (H first on ties).
     order = [(-2, out_h, scales[0]), (-1, out_w, scales[1])]
     if scales[1] < scales[0]:
@@ -142,7 +148,7 @@ def imresize(x: Tensor, scale: float | None = None, *,
     for dim, out_len, s in order:
         if out_len != y.shape[dim] or s != 1.0:
             y = _resize_axis(y, dim, out_len, s)
-    return y.to(x.dtype)
+    return y
 
 
 def modcrop(img: ArrayOrTensor, scale: int) -> ArrayOrTensor:

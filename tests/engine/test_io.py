@@ -137,6 +137,8 @@ def test_save_is_atomic(tmp_path: Path) -> None:
     with pytest.raises(ConfigError):
         save_image(tmp_path / "out.xyz", Picture(pixels(np.uint8, 3)))
     assert save_image(tmp_path / "noext", Picture(pixels(np.uint8, 3)), format="jpg").exists()
+    with pytest.raises(ImageError, match="x.png"):
+        save_image(tmp_path / "no" / "such" / "x.png", Picture(pixels(np.uint8, 3)))
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16])

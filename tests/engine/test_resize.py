@@ -169,3 +169,11 @@ def test_rounding_like_matlab() -> None:
     levels = torch.tensor([-0.1, 0.0, 2.5 / 255, 127.5 / 255, 1.0, 1.2])
     assert to_uint8(levels).tolist() == [0, 0, 3, 128, 255, 255]
     torch.testing.assert_close(quantize(levels), to_uint8(levels).float() / 255)
+
+
+def test_autocast_does_not_lower_precision() -> None:
+    x = torch.rand(1, 3, 16, 16)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = imresize(x, 2.0)
+    assert y.dtype == torch.float32
+    torch.testing.assert_close(y, imresize(x, 2.0), atol=1e-6, rtol=0)
