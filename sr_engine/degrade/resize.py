@@ -27,7 +27,7 @@ from sr_engine.errors import ConfigError
 ArrayOrTensor = TypeVar("ArrayOrTensor", np.ndarray, Tensor)
 
 # Output rows per matmul chunk are chosen so that each chunk reads about this many inputs.
-_CHUNK_INPUTS = 256
+_CHUNK_INPUTS = 64
 
 
 def _cubic(x: np.ndarray) -> np.ndarray:
