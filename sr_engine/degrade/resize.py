@@ -94,18 +94,25 @@ def _plan(in_len: int, out_len: int, scale: float, device: torch.device,
 def _resize_axis(x: Tensor, dim: int, out_len: int, scale: float) -> Tensor:
     """Resize `x` along `dim` (-2 = H or -1 = W)."""
     plan = _plan(x.shape[dim], out_len, scale, x.device, x.dtype)
-    if x.device.type != "cpu":
-        out = None
-        for p in range(plan.weights.shape[1]):
-            shape = (-1, 1) if dim == -2 else (-1,)
-            term = x.index_select(dim, plan.indices[:, p]) * plan.weights[:, p].view(shape)
-            out = term if out is None else out + term
-        return out
+    return _banded(x, dim, plan) if x.device.type == "cpu" else _gathered(x, dim, plan)
+
+
+def _banded(x: Tensor, dim: int, plan: _AxisPlan) -> Tensor:
+    """Chunked matrix products: each output chunk reads only its band of inputs."""
     parts = []
     for _o0, _o1, i0, i1, block in plan.chunks:
         piece = x.narrow(dim, i0, i1 - i0)
         parts.append(block @ piece if dim == -2 else piece @ block.T)
     return parts[0] if len(parts) == 1 else torch.cat(parts, dim=dim)
+
+
+def _gathered(x: Tensor, dim: int, plan: _AxisPlan) -> Tensor:
+    """Weighted sum of gathered taps: elementwise, so exact float32 even with TF32 enabled."""
+    shape = (-1, 1) if dim == -2 else (-1,)
+    out = x.index_select(dim, plan.indices[:, 0]) * plan.weights[:, 0].view(shape)
+    for p in range(1, plan.weights.shape[1]):
+        out = out + x.index_select(dim, plan.indices[:, p]) * plan.weights[:, p].view(shape)
+    return out
 
 
 def imresize(x: Tensor, scale: float | None = None, *,
