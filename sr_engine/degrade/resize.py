@@ -61,7 +61,10 @@ def contributions(in_len: int, out_len: int, scale: float) -> tuple[np.ndarray, 
     weights = scale * _cubic(scale * dist) if scale < 1 else _cubic(dist)
     weights = weights / weights.sum(axis=1, keepdims=True)
     keep = np.any(weights != 0, axis=0)
-    return weights[:, keep], _mirror(idx[:, keep].astype(np.int64) - 1, in_len)
+    weights, idx = weights[:, keep], _mirror(idx[:, keep].astype(np.int64) - 1, in_len)
+    weights.setflags(write=False)  # cached: shared by every caller
+    idx.setflags(write=False)
+    return weights, idx
 
 
 @dataclass(frozen=True)
@@ -77,17 +80,17 @@ class _AxisPlan:
 def _plan(in_len: int, out_len: int, scale: float, device: torch.device,
           dtype: torch.dtype) -> _AxisPlan:
     weights, idx = contributions(in_len, out_len, scale)
-    dense = np.zeros((out_len, in_len), dtype=np.float64)
-    np.add.at(dense, (np.arange(out_len)[:, None], idx), weights)  # mirrored taps may repeat
     step = max(16, int(_CHUNK_INPUTS * scale))
     chunks = []
     for o0 in range(0, out_len, step):
         o1 = min(o0 + step, out_len)
         i0, i1 = int(idx[o0:o1].min()), int(idx[o0:o1].max()) + 1
-        block = torch.from_numpy(np.ascontiguousarray(dense[o0:o1, i0:i1]))
-        chunks.append((o0, o1, i0, i1, block.to(device=device, dtype=dtype)))
-    return _AxisPlan(weights=torch.from_numpy(weights).to(device=device, dtype=dtype),
-                     indices=torch.from_numpy(idx).to(device=device),
+        block = np.zeros((o1 - o0, i1 - i0), dtype=np.float64)
+        rows = np.arange(o1 - o0)[:, None]
+        np.add.at(block, (rows, idx[o0:o1] - i0), weights[o0:o1])  # mirrored taps may repeat
+        chunks.append((o0, o1, i0, i1, torch.from_numpy(block).to(device=device, dtype=dtype)))
+    return _AxisPlan(weights=torch.tensor(weights, device=device, dtype=dtype),
+                     indices=torch.tensor(idx, device=device),
                      chunks=tuple(chunks))
 
 

@@ -103,7 +103,7 @@ def test_long_axis_banded_chunks_match_direct_weighted_sum() -> None:
     for scale in (2.0, 1 / 3):
         out_w = int(np.ceil(700 * scale))
         w, idx = contributions(700, out_w, out_w / 700)  # size= implies scale out/in
-        direct = (x[..., torch.from_numpy(idx)] * torch.from_numpy(w)).sum(-1)
+        direct = (x[..., torch.tensor(idx)] * torch.tensor(w)).sum(-1)
         torch.testing.assert_close(imresize(x, size=(5, out_w)), direct, atol=1e-12, rtol=0)
 
 
