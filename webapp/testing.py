@@ -4,6 +4,7 @@ test database. Imported by tests/web/conftest.py and tests/e2e/conftest.py."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -93,14 +94,22 @@ def start_asgi(env: dict[str, str], port: int, log: Path, timeout: float = 30) -
     raise RuntimeError("daphne did not start listening")
 
 
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
+def stop(proc: subprocess.Popen, timeout: float = 15) -> None:
+    """Stop a child and its whole process group (Celery's pool processes hold DB
+    connections: the test database can only be dropped once they are gone)."""
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        proc.poll()
         try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
 
 
 # --- fixtures ------------------------------------------------------------------------

@@ -83,7 +83,7 @@ def done_result(user: object, media_root: Path, make_image: object) -> object:
     metrics = {"mode": "self-check", "model": {"psnr_y": 30.0, "ssim_y": 0.9},
                "bicubic": {"psnr_y": 28.0, "ssim_y": 0.85}}
     job = Job.objects.create(owner=user, kind="upscale", status=JobStatus.DONE,
-                             params={"model": "bicubic", "scale": 2},
+                             params={"model": "espcn_x2", "scale": 2},
                              result={"metrics": metrics, "output": {"width": 16, "height": 12}})
-    return Result.objects.create(job=job, upload=upload, model="bicubic", scale=2,
+    return Result.objects.create(job=job, upload=upload, model="espcn_x2", scale=2,
                                  output=rel + "output.png", bicubic=rel + "bicubic.png")

@@ -151,3 +151,24 @@ def test_healthz_sees_database_redis_and_worker(worker, client):
     body = client.get("/healthz").json()
     assert body["ok"] and body["database"]["ok"] and body["redis"]["ok"]
     assert body["worker"]["workers"]
+
+
+def test_a_killed_worker_process_does_not_leave_the_job_running(worker, client, user,
+                                                                 make_image, wait_job):
+    import os
+    import signal
+
+    from webapp.jobs.models import Job
+
+    token = _token("alice")
+    with override_settings(SR_TILE=16):
+        job_id = _post_job(client, token, make_image(256, 256), model="espcn_x2", scale="2")
+    deadline = time.monotonic() + 60
+    while (job := Job.objects.get(id=job_id)).status != "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    os.kill(int(job.worker.rpartition(":")[2]), signal.SIGKILL)  # the pool process, mid-job
+    job = wait_job(job_id)
+    assert job.status == "failed" and "stopped before it finished" in job.error
+    # The worker itself carries on with the next job.
+    assert wait_job(_post_job(client, token, make_image(20, 20), scale="2")).status == "done"

@@ -116,13 +116,20 @@ def test_progress_snapshot_is_stored_on_the_row(user):
     assert job.heartbeat_at is not None
 
 
-def test_reconcile_fails_jobs_of_a_restarted_or_silent_worker(user):
-    mine = _job(user, status=JobStatus.RUNNING, worker="w1", heartbeat_at=timezone.now())
-    stale = _job(user, status=JobStatus.RUNNING, worker="w2",
-                 heartbeat_at=timezone.now() - timedelta(hours=3))
-    alive = _job(user, status=JobStatus.RUNNING, worker="w2", heartbeat_at=timezone.now())
-    assert services.job_reconcile(worker="w1", stale_after=timedelta(hours=2)) == 2
+def test_reconcile_fails_jobs_whose_process_is_gone_or_silent(user):
+    import os
+    import subprocess
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    now = timezone.now()
+    gone = _job(user, status=JobStatus.RUNNING, worker=f"w1@h:{dead.pid}", heartbeat_at=now)
+    live = _job(user, status=JobStatus.RUNNING, worker=f"w1@h:{os.getpid()}", heartbeat_at=now)
+    stale = _job(user, status=JobStatus.RUNNING, worker=f"w2@h:{os.getpid()}",
+                 heartbeat_at=now - timedelta(hours=3))
+    other = _job(user, status=JobStatus.RUNNING, worker=f"w2@h:{dead.pid}", heartbeat_at=now)
+    assert services.job_reconcile(node="w1@h", stale_after=timedelta(hours=2)) == 2
     statuses = {j.id: j.status for j in Job.objects.all()}
-    assert statuses[mine.id] == statuses[stale.id] == JobStatus.FAILED
-    assert statuses[alive.id] == JobStatus.RUNNING
-    assert "worker" in Job.objects.get(id=mine.id).error
+    assert statuses[gone.id] == statuses[stale.id] == JobStatus.FAILED
+    assert statuses[live.id] == statuses[other.id] == JobStatus.RUNNING
+    assert "worker" in Job.objects.get(id=gone.id).error

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import uuid
 from datetime import timedelta
 
@@ -115,13 +116,33 @@ def job_execute(*, job_id: uuid.UUID | str, worker: str) -> None:
         job_mark_done(job_id=job.id, result=result)
 
 
-def job_reconcile(*, worker: str | None = None, stale_after: timedelta | None = None) -> int:
-    """Fail running jobs whose worker is gone: those claimed by `worker` (called when that
-    worker starts again) and any whose heartbeat is older than `stale_after`."""
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def job_reconcile(*, node: str | None = None, stale_after: timedelta | None = None) -> int:
+    """Fail running jobs whose process is gone.
+
+    `Job.worker` is "<celery node name>:<pid>". Called with `node` on the same host (the
+    worker starting, or a pool process about to take a job), it fails that node's running
+    jobs whose pid no longer exists: a worker killed and restarted, or a pool process killed
+    by the hard time limit or the OOM killer. `stale_after` also fails jobs on any node whose
+    heartbeat is older than that (a host that never came back).
+    """
     running = Job.objects.filter(status=JobStatus.RUNNING)
     ids: set = set()
-    if worker:
-        ids |= set(running.filter(worker=worker).values_list("id", flat=True))
+    if node:
+        for job_id, worker in running.filter(worker__startswith=f"{node}:").values_list(
+                "id", "worker"):
+            pid = worker.rpartition(":")[2]
+            if not pid.isdigit() or not _pid_alive(int(pid)):
+                ids.add(job_id)
     if stale_after is not None:
         cutoff = timezone.now() - stale_after
         ids |= set(running.filter(heartbeat_at__lt=cutoff).values_list("id", flat=True))

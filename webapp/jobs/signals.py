@@ -7,10 +7,8 @@ job no longer queued and skips it, so a crash never runs a job twice behind the 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
 from celery.signals import worker_ready
-from django.conf import settings
 
 log = logging.getLogger(__name__)
 
@@ -18,9 +16,8 @@ log = logging.getLogger(__name__)
 @worker_ready.connect
 def reconcile_on_worker_start(sender: object = None, **kwargs: object) -> None:
     from webapp.jobs.services import job_reconcile
+    from webapp.jobs.tasks import stale_after
 
-    hostname = getattr(sender, "hostname", None)
-    count = job_reconcile(worker=hostname,
-                          stale_after=timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60))
+    count = job_reconcile(node=getattr(sender, "hostname", None), stale_after=stale_after())
     if count:
         log.warning("marked %d job(s) left running by a dead worker as failed", count)
