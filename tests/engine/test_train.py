@@ -19,6 +19,7 @@ from sr_engine.train import TrainConfig, train
 from sr_engine.train.config import OptimSection
 from sr_engine.train.optim import lr_at
 from sr_engine.train.outputs import read_log
+from sr_engine.train.session import build_session
 from sr_engine.train.state import STATE_FILE, load_state
 
 SMOKE = Path(__file__).resolve().parents[2] / "sr_engine" / "recipes" / "tiny_smoke.toml"
@@ -169,3 +170,15 @@ def test_lr_schedule() -> None:
     assert [lr_at(s, step, 30) for s in (0, 9, 10, 19, 20)] == pytest.approx(
         [1, 1, 0.1, 0.1, 0.01])
     assert lr_at(7, OptimSection(lr=0.5, schedule="constant"), 10) == 0.5
+
+
+def test_init_from_a_checkpoint(data, tmp_path: Path) -> None:
+    first = train(_config(data, tmp_path / "first", "train.steps=2", "optim.warmup_steps=0"))
+    init = f'model.init="{first.last_checkpoint}"'
+    session = build_session(_config(data, tmp_path / "second", init))
+    trained, _ = load_checkpoint(first.last_checkpoint)
+    ours = session.model.state_dict()
+    assert all(torch.equal(ours[k], v) for k, v in trained.state_dict().items())
+    wider = _config(data, tmp_path / "third", init, "model.hparams={n1 = 16, n2 = 8}")
+    with pytest.raises(ConfigError, match="model.init"):
+        build_session(wider)

@@ -93,3 +93,19 @@ def test_unknown_key_in_toml_file(tmp_path: Path) -> None:
                       '[train]\nsteps = 1\nlearning_rate = 0.1\n')
     with pytest.raises(ConfigError, match="train.learning_rate"):
         TrainConfig.from_toml(recipe)
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.data
+@pytest.mark.skipif(not (REPO.parent / "shared" / "data").is_dir(),
+                    reason="../shared/data (the recipes' relative data paths) is absent")
+@pytest.mark.parametrize("recipe", [p for p in RECIPES if p.stem != "tiny_smoke"],
+                         ids=lambda p: p.stem)
+def test_recipe_folders_exist_from_the_repo_root(recipe: Path) -> None:
+    """Recipes are run from the repository root; their relative data paths must resolve."""
+    config = TrainConfig.from_toml(recipe)
+    assert config.data.val is not None
+    for folder in [*config.data.train, config.data.val]:
+        assert (REPO / folder).is_dir(), folder
