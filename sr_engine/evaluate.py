@@ -15,6 +15,7 @@ This variant reproduces the published bicubic table of PROTOCOL.md within 0.02 d
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -79,7 +80,18 @@ class EvalReport:
     seconds: float = 0.0
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """Plain data; a non-finite metric (identical images give inf dB) becomes None."""
+        return _json_safe(asdict(self))
+
+
+def _json_safe(value: object) -> object:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    return value
 
 
 def levels8(picture: Picture) -> Tensor:

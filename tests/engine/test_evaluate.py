@@ -82,6 +82,8 @@ def test_evaluate_rgb_model_reports_and_events(folder: Path, bicubic: LoadedMode
     assert report.per_image[1] | {"psnr_y": 0, "ssim_y": 0} == {
         "name": "b_rgb.png", "psnr_y": 0, "ssim_y": 0, "width": 36, "height": 40}
     assert json.loads(json.dumps(report.to_dict()))["n_images"] == 3
+    perfect = dataclasses.replace(report, psnr_y=math.inf)
+    assert json.loads(json.dumps(perfect.to_dict(), allow_nan=False))["psnr_y"] is None
 
 
 def test_y_model_sees_unrounded_luma_and_is_scored_on_uint8_luma(folder: Path,
