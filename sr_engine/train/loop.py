@@ -46,27 +46,22 @@ def train(config: TrainConfig, *, progress: ProgressCallback | None = None,
     emit(progress, "loading", f"loading data and model for {config.run_name}")
     s = build_session(config, resume)
     steps, run = config.train.steps, config.train
-    log = RunLog(s.out_dir)
     emit(progress, "loading", f"{len(s.sampler)} training images "
          f"({s.sampler.skipped} smaller than a patch skipped), starting at step {s.step}")
+    log, meter = RunLog(s.out_dir), _Meter(s.step)
     reporter = Reporter(progress, "training", total=steps, start=s.step)
-    history: list[dict[str, Tensor]] = []
-    tick, tick_step = time.monotonic(), s.step
     try:
         while s.step < steps:
             lr, hr = s.sampler.batch(config.data.batch_size)
-            history.append(train_step(s, lr.to(s.device), hr.to(s.device)))
+            meter.add(train_step(s, lr.to(s.device), hr.to(s.device)))
             s.step += 1
-            if s.step % run.log_every == 0 or s.step == steps:
-                rate = (s.step - tick_step) / max(time.monotonic() - tick, 1e-9)
-                metrics = {**mean_parts(history), "lr": lr_at(s.step - 1, config.optim, steps),
-                           "it/s": rate}
+            if _due(s.step, run.log_every, steps):
+                metrics = {**meter.flush(s.step), "lr": lr_at(s.step - 1, config.optim, steps)}
                 log.write("train", s.step, metrics)
                 reporter.advance(s.step - reporter.current, f"step {s.step}/{steps}", metrics)
-                history, tick, tick_step = [], time.monotonic(), s.step
-            if s.validator and (s.step % run.val_every == 0 or s.step == steps):
+            if s.validator and _due(s.step, run.val_every, steps):
                 validate(s, log, progress)
-            if s.step % run.ckpt_every == 0 or s.step == steps:
+            if _due(s.step, run.ckpt_every, steps):
                 emit(progress, "saving", f"checkpoint at step {s.step}",
                      current=s.step, total=steps)
                 save_step(s)
@@ -74,13 +69,35 @@ def train(config: TrainConfig, *, progress: ProgressCallback | None = None,
     except Cancelled:
         save_training_state(s)  # no event: the callback has asked us to stop
         raise
-    best = s.out_dir / "best.safetensors"
     emit(progress, "done", f"trained {steps} steps", current=steps, total=steps,
          metrics=s.best_metrics)
+    best = s.out_dir / "best.safetensors"
     return TrainResult(out_dir=s.out_dir, best_checkpoint=best if best.exists() else None,
                        last_checkpoint=s.out_dir / s.kept[-1] if s.kept else None,
                        steps=s.step, seconds=time.monotonic() - t0,
                        best_metrics=dict(s.best_metrics))
+
+
+def _due(step: int, every: int, steps: int) -> bool:
+    """Periodic work happens every `every` steps and always after the last one."""
+    return step % every == 0 or step == steps
+
+
+class _Meter:
+    """Loss parts of the steps since the last log line, and their rate."""
+
+    def __init__(self, step: int) -> None:
+        self.history: list[dict[str, Tensor]] = []
+        self.tick, self.tick_step = time.monotonic(), step
+
+    def add(self, parts: dict[str, Tensor]) -> None:
+        self.history.append(parts)  # tensors: no device sync until the log line
+
+    def flush(self, step: int) -> dict[str, float]:
+        rate = (step - self.tick_step) / max(time.monotonic() - self.tick, 1e-9)
+        metrics = {**mean_parts(self.history), "it/s": rate}
+        self.history, self.tick, self.tick_step = [], time.monotonic(), step
+        return metrics
 
 
 def train_step(s: Session, lr: Tensor, hr: Tensor) -> dict[str, Tensor]:
@@ -89,22 +106,7 @@ def train_step(s: Session, lr: Tensor, hr: Tensor) -> dict[str, Tensor]:
     if s.device.type == "cpu":
         lr = lr.contiguous(memory_format=torch.channels_last)
     set_lr(s.optimizer, lr_at(s.step, cfg.optim, cfg.train.steps))
-    with _autocast(s):
-        if cfg.loss.intermediate:  # DRCN: supervise every recursion, weight decaying to 0
-            sr, inter = s.model.forward_all(lr)
-        else:
-            sr = s.model(lr)
-    loss, parts = s.criterion(sr, hr)
-    if cfg.loss.intermediate:
-        alpha = cfg.loss.intermediate * (1 - s.step / cfg.train.steps)
-        inter_loss = torch.stack([s.criterion(x, hr)[0] for x in inter]).mean()
-        loss = (1 - alpha) * loss + alpha * inter_loss
-    if s.disc is not None:
-        s.disc.requires_grad_(False)
-        with _autocast(s):
-            adv = generator_adversarial_loss(s.disc(sr).float())
-        loss = loss + cfg.loss.adversarial * adv
-        parts["adversarial"] = adv.detach()
+    sr, loss, parts = generator_loss(s, lr, hr)
     s.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     if cfg.optim.grad_clip:
@@ -115,6 +117,29 @@ def train_step(s: Session, lr: Tensor, hr: Tensor) -> dict[str, Tensor]:
     if s.ema is not None:
         s.ema.update(s.model)
     return {"loss": loss.detach(), **parts}
+
+
+def generator_loss(s: Session, lr: Tensor, hr: Tensor) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
+    """(sr, total loss, logged parts): content terms, DRCN's recursive supervision, and
+    the adversarial term when a discriminator is trained."""
+    cfg = s.config
+    with _autocast(s):
+        if cfg.loss.intermediate:
+            sr, inter = s.model.forward_all(lr)
+        else:
+            sr = s.model(lr)
+    loss, parts = s.criterion(sr, hr)
+    if cfg.loss.intermediate:  # DRCN: every recursion's output supervised, weight -> 0
+        alpha = cfg.loss.intermediate * (1 - s.step / cfg.train.steps)
+        inter_loss = torch.stack([s.criterion(x, hr)[0] for x in inter]).mean()
+        loss = (1 - alpha) * loss + alpha * inter_loss
+    if s.disc is not None:
+        s.disc.requires_grad_(False)  # its gradients come from its own step only
+        with _autocast(s):
+            adv = generator_adversarial_loss(s.disc(sr).float())
+        loss = loss + cfg.loss.adversarial * adv
+        parts["adversarial"] = adv.detach()
+    return sr, loss, parts
 
 
 def discriminator_step(s: Session, fake: Tensor, real: Tensor) -> Tensor:

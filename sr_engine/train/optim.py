@@ -18,10 +18,7 @@ from sr_engine.train.config import OptimSection
 def build_optimizer(params: Iterable[nn.Parameter], cfg: OptimSection) -> torch.optim.Optimizer:
     """Adam or AdamW over `params` (weight decay is decoupled for AdamW, L2 for Adam)."""
     cls = torch.optim.AdamW if cfg.name == "adamw" else torch.optim.Adam
-    # foreach=False: the per-tensor path gives the same bits whatever the memory format of
-    # restored moment tensors, which keeps resumed runs bit-identical.
-    return cls(list(params), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay,
-               foreach=False)
+    return cls(list(params), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
 
 
 def lr_at(step: int, cfg: OptimSection, total_steps: int) -> float:

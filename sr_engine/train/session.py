@@ -66,6 +66,7 @@ class Session:
     def state_dict(self) -> dict[str, Any]:
         return {
             "step": self.step, "arch": self.spec.id, "scale": self.config.model.scale,
+            "hparams": self.hparams,
             "fingerprint": self.sampler.fingerprint, "recipe": self.config.to_dict(),
             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
             "ema": self.ema.shadow.state_dict() if self.ema else None,
@@ -76,9 +77,11 @@ class Session:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        if (state["arch"], state["scale"]) != (self.spec.id, self.config.model.scale):
-            raise ConfigError(f"the training state is for {state['arch']} x{state['scale']}, "
-                              f"the recipe trains {self.spec.id} x{self.config.model.scale}")
+        ours = (self.spec.id, self.config.model.scale, self.hparams)
+        if (state["arch"], state["scale"], state["hparams"]) != ours:
+            raise ConfigError(f"the training state is for {state['arch']} x{state['scale']} "
+                              f"{state['hparams']}, the recipe trains {ours[0]} x{ours[1]} "
+                              f"{ours[2]}")
         if state["fingerprint"] != self.sampler.fingerprint:
             raise ConfigError("the training data changed since this state was saved; "
                               "an exact resume needs the same images")

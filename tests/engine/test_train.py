@@ -82,7 +82,10 @@ def test_smoke_events_outputs_and_checkpoint(data, tmp_path: Path) -> None:
     assert (meta.arch, meta.scale, meta.color) == ("espcn", 2, "y")
     assert meta.hparams["n1"] == 8 and meta.recipe == config.to_dict()
     assert len(meta.data_fingerprint) == 64 and meta.metrics["psnr"] == result.best_metrics["psnr"]
-    assert load_checkpoint(result.last_checkpoint)[1].step == 8
+    last, last_meta = load_checkpoint(result.last_checkpoint)
+    assert last_meta.step == 8
+    ema = load_state(result.out_dir / STATE_FILE)["ema"]  # checkpoints hold the EMA weights
+    assert all(torch.equal(v, ema[k]) for k, v in last.state_dict().items())
     lr = torch.rand(1, 1, 6, 6)
     assert module(lr).shape == (1, 1, 12, 12)
 
