@@ -10,6 +10,7 @@ Only the layers up to the deepest requested one are built and need to be in the 
 from __future__ import annotations
 
 import os
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -90,8 +91,10 @@ def _read_tensors(path: Path, wanted: dict[str, Tensor]) -> dict[str, Tensor]:
             with safe_open(str(path), framework="pt") as fh:
                 present = set(fh.keys())
                 return {k: fh.get_tensor(k) for k in wanted if k in present}
-        # mmap: a full torchvision file is 550 MB, of which we may need a few layers.
-        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        # mmap: a full torchvision file is 550 MB, of which we may need a few layers; the
+        # legacy (pre-zip, e.g. torchvision's own 2017 vgg19 file) format cannot be mapped.
+        state = torch.load(path, map_location="cpu", weights_only=True,
+                           mmap=zipfile.is_zipfile(path))
     except Exception as exc:  # safetensors and torch.load raise many types for bad files
         raise CheckpointError(f"{path.name}: unreadable weights file ({exc})") from None
     if not isinstance(state, dict):

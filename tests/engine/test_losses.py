@@ -118,8 +118,11 @@ def test_perceptual_loss_from_pth_and_file_url(vgg_file: Path, tmp_path: Path, i
     sr, hr = images
     pth = tmp_path / "vgg19_small.pth"
     torch.save(_vgg_state(), pth)
+    legacy = tmp_path / "vgg19_legacy.pth"  # torchvision's published file is pre-zip format
+    torch.save(_vgg_state(), legacy, _use_new_zipfile_serialization=False)
     expected = PerceptualLoss(vgg_file, LAYERS)(sr, hr)
-    assert PerceptualLoss(pth, LAYERS)(sr, hr).item() == pytest.approx(expected.item())
+    for path in (pth, legacy):
+        assert PerceptualLoss(path, LAYERS)(sr, hr).item() == pytest.approx(expected.item())
     by_url = PerceptualLoss(vgg_file.as_uri(), LAYERS)(sr, hr)
     assert by_url.item() == pytest.approx(expected.item())
 
@@ -164,6 +167,10 @@ def test_wrong_weight_files_are_clear_errors(tmp_path: Path, vgg_file: Path) -> 
         PerceptualLoss(other, LAYERS)
     with pytest.raises(CheckpointError, match="features.7.weight"):  # file too shallow
         PerceptualLoss(vgg_file, ["relu3_1"])
+    pickled = tmp_path / "evil.pth"  # arbitrary objects are refused (weights_only=True)
+    torch.save({"features.0.weight": _QuietHandler}, pickled)
+    with pytest.raises(CheckpointError, match="unreadable"):
+        PerceptualLoss(pickled, LAYERS)
     bad_shape = _vgg_state()
     bad_shape["features.2.weight"] = torch.zeros(64, 32, 3, 3)
     save_file(bad_shape, str(other))
