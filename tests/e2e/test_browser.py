@@ -45,7 +45,9 @@ def test_upload_watch_result_gallery_share(live_asgi, erin, browser, tmp_path):
     page.wait_for_url("**/jobs/*/")
     page.wait_for_selector('[data-job][data-status="done"]')
     assert page.text_content("[data-field=status]") == "done"
-    assert page.locator(".conn").count() == 1
+    page.reload()  # the snapshot on connect shows the final state at once
+    assert page.text_content("[data-field=status]") == "done"
+    page.wait_for_selector("[data-field=result-link]:not([hidden])")
 
     page.click("[data-field=result-link]")
     page.wait_for_url("**/result/")

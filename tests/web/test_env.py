@@ -61,3 +61,12 @@ def test_settings_module_fails_loudly_on_a_bad_database_url(monkeypatch):
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode != 0
     assert "ImproperlyConfigured" in proc.stderr and "DATABASE_URL" in proc.stderr
+
+
+def test_deploy_checks_flag_missing_redis_and_sqlite_on_a_public_host(settings):
+    from webapp.checks import check_services
+
+    settings.REDIS_URL = None
+    settings.ALLOWED_HOSTS = ["sr.example.org"]
+    ids = {w.id for w in check_services()}
+    assert {"sr_studio.W001", "sr_studio.W002"} <= ids

@@ -7,4 +7,5 @@ class JobsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from webapp import checks  # noqa: F401 - registers the deployment checks
         from webapp.jobs import signals  # noqa: F401 - connects the worker start-up reconcile
