@@ -5,8 +5,6 @@ Parametrised over the registry, so a newly registered arch is tested without edi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import torch
 
@@ -17,14 +15,6 @@ from sr_engine.registry import ArchSpec, create_model, get_spec, list_models
 SR_SPECS = list_models()
 CASES = [pytest.param(spec, s, id=f"{spec.id}-x{s}") for spec in SR_SPECS for s in spec.scales]
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    """These tensors are tiny: on a shared CPU, intra-op threads only add sync stalls."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 # Narrow, shallow settings keep the many forward/backward runs fast on CPU; the halo

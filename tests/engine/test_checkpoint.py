@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,16 +20,6 @@ from sr_engine.checkpoint import (
 )
 from sr_engine.errors import CheckpointError, ConfigError, UnknownModelError
 from sr_engine.registry import create_model, list_models
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    """These tensors are tiny: on a shared CPU, intra-op threads only add sync stalls."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 SMALL = {"n_resblocks": 2, "n_feats": 8}  # srresnet: has BatchNorm's int64 buffers too
 

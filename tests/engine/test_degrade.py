@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import torch
 
@@ -21,13 +19,6 @@ from sr_engine.errors import ConfigError
 
 ALL_ON = Degradation(blur_prob=0.5, noise_prob=0.5, jpeg_prob=0.5)
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def hr_batch(n: int = 4, size: int = 48) -> torch.Tensor:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -20,14 +19,6 @@ from sr_engine.evaluate import compare, evaluate, load_eval_set, self_check
 from sr_engine.metrics import psnr
 from sr_engine.progress import ProgressEvent
 from sr_engine.zoo import LoadedModel, load_model
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def smooth(h: int, w: int, channels: int, dtype: type = np.uint8, seed: int = 0) -> np.ndarray:

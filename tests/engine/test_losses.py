@@ -29,14 +29,6 @@ from sr_engine.losses import (
 LAYERS = ["relu1_2", "relu2_1"]  # needs only features.0, .2 and .5: a ~0.3 MB file
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny convolutions: on the shared 2-core box, thread hand-offs cost more than the math."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def _vgg_state(seed: int = 0) -> dict[str, torch.Tensor]:
     g = torch.Generator().manual_seed(seed)

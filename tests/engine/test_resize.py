@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 import torch
@@ -22,14 +20,6 @@ from sr_engine.errors import ConfigError
 # Keys cubic (a = -0.5) at distances 1.75, 0.75, 0.25, 1.25: all exact binary fractions.
 C175, C075, C025, C125 = -0.0234375, 0.2265625, 0.8671875, -0.0703125
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    """Small tensors: on a shared CPU, intra-op threads only add sync stalls."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def row(values: list[float]) -> torch.Tensor:

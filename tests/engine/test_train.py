@@ -25,14 +25,6 @@ from sr_engine.train.state import STATE_FILE, load_state
 SMOKE = Path(__file__).resolve().parents[2] / "sr_engine" / "recipes" / "tiny_smoke.toml"
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny convolutions: on the shared 2-core box, thread hand-offs cost more than the math."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def _write_images(folder: Path, n: int, size: int, seed: int) -> Path:
     rng = np.random.default_rng(seed)
