@@ -35,6 +35,8 @@ def _secret_key() -> str:
     if key is not None:
         if len(key) < 32:
             raise ImproperlyConfigured("SECRET_KEY: must be at least 32 characters")
+        if "change-me" in key:
+            raise ImproperlyConfigured("SECRET_KEY: still the placeholder from env.example")
         return key
     path = DATA_DIR / "secret_key"
     if not path.exists():

@@ -52,15 +52,20 @@ def test_unix_redis_url_is_spelled_for_kombu():
     assert env.redis_url_for_celery("redis://h:6379/0") == "redis://h:6379/0"
 
 
-def test_settings_module_fails_loudly_on_a_bad_database_url(monkeypatch):
+@pytest.mark.parametrize(("name", "value"), [
+    ("DATABASE_URL", "mysql://db/x"), ("REDIS_URL", "redis://"), ("SECRET_KEY", "short"),
+    ("SECRET_KEY", "change-me-change-me-change-me-change-me-change-me"),
+    ("SR_DEVICE", "tpu"), ("SR_MAX_PIXELS", "lots"), ("DEBUG", "perhaps"),
+])
+def test_settings_module_fails_loudly_on_bad_values(monkeypatch, name, value):
     import subprocess
     import sys
 
-    monkeypatch.setenv("DATABASE_URL", "mysql://db/x")
+    monkeypatch.setenv(name, value)
     proc = subprocess.run([sys.executable, "-c", "import webapp.settings"],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode != 0
-    assert "ImproperlyConfigured" in proc.stderr and "DATABASE_URL" in proc.stderr
+    assert "ImproperlyConfigured" in proc.stderr and name in proc.stderr
 
 
 def test_deploy_checks_flag_missing_redis_and_sqlite_on_a_public_host(settings):

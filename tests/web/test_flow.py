@@ -117,7 +117,8 @@ def test_upload_form_takes_good_files_and_explains_bad_ones(worker, client, user
     assert output["Content-Disposition"].endswith('.webp"')
 
 
-def test_cancel_a_running_job_leaves_no_output(worker, client, user, make_image, wait_job):
+def test_cancel_a_running_job_leaves_no_output(worker, client, user, make_image, wait_job,
+                                               media_root):
     token = _token("alice")
     with override_settings(SR_TILE=16):
         job_id = _post_job(client, token, make_image(256, 256), model="espcn_x2", scale="2")
@@ -130,6 +131,7 @@ def test_cancel_a_running_job_leaves_no_output(worker, client, user, make_image,
     job = wait_job(job_id)
     assert job.status == "cancelled" and job.error == "Cancelled by the user."
     assert not Result.objects.get(job_id=job_id).output
+    assert not list(media_root.glob(f"u{user.pk}/results/{job_id}*"))
 
 
 def test_a_failure_shows_its_error(worker, client, user, make_image, wait_job, weights_dir):
@@ -172,3 +174,17 @@ def test_a_killed_worker_process_does_not_leave_the_job_running(worker, client, 
     assert job.status == "failed" and "stopped before it finished" in job.error
     # The worker itself carries on with the next job.
     assert wait_job(_post_job(client, token, make_image(20, 20), scale="2")).status == "done"
+
+
+def test_tiff_output_gets_a_browser_preview(worker, client, user, make_image, wait_job):
+    token = _token("alice")
+    job_id = _post_job(client, token, make_image(20, 16), scale="3", format="tiff")
+    assert wait_job(job_id).status == "done"
+    result = Result.objects.get(job_id=job_id)
+    assert result.output.name.endswith(".tif") and result.preview.name.endswith(".png")
+    client.force_login(user)
+    shown = client.get(reverse("result_file", args=[job_id, "output"]))
+    with Image.open(io.BytesIO(b"".join(shown.streaming_content))) as image:
+        assert image.format == "PNG" and image.size == (60, 48)
+    download = client.get(reverse("result_file", args=[job_id, "download"]))
+    assert download["Content-Disposition"].endswith('.tif"')

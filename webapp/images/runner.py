@@ -4,6 +4,7 @@ PSNR/SSIM (against the reference, else the engine's self-check) for one Result."
 from __future__ import annotations
 
 import math
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -66,16 +67,25 @@ def _metrics(result: Result, model: LoadedModel, bicubic: LoadedModel,
 
 
 def upscale_run(job: Job, progress: JobProgress) -> dict:
+    """Write output, bicubic baseline (and a preview) for the job's Result; return metrics.
+    On any failure or cancel the job's folder is removed: no half-made results stay behind."""
+    result = Result.objects.select_related("upload", "job").get(job=job)
+    folder = Path(settings.MEDIA_ROOT) / f"u{job.owner_id}" / "results" / str(job.id)
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        return _produce(result, UpscaleConfig.from_dict(job.params), folder, progress)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def _produce(result: Result, config: UpscaleConfig, folder: Path,
+             progress: JobProgress) -> dict:
     from sr_engine.data.io import load_image, save_image
     from sr_engine.zoo import resolve_device
 
-    result = Result.objects.select_related("upload", "job").get(job=job)
-    config = UpscaleConfig.from_dict(job.params)
     device = str(resolve_device(config.device))
     src = Path(result.upload.original.path)
-    folder = Path(settings.MEDIA_ROOT) / f"u{job.owner_id}" / "results" / str(job.id)
-    folder.mkdir(parents=True, exist_ok=True)
-
     emit(progress, "loading", f"loading model {result.model}")
     model = cached_model(config.model, config.scale, device)
     bicubic = cached_model(BICUBIC, config.scale, device)
@@ -89,16 +99,16 @@ def upscale_run(job: Job, progress: JobProgress) -> dict:
                                     device=config.device, format="png")
         upscale_file(src, baseline, base_config, progress=progress.labelled("bicubic baseline"),
                      model=bicubic)
+    media = Path(settings.MEDIA_ROOT)
     preview = ""
     if output.suffix[1:].lower() not in BROWSER_SUFFIXES:
         emit(progress, "encoding", "making a browser preview")
         save_image(folder / "preview.png", load_image(output), format="png")
-        preview = str((folder / "preview.png").relative_to(settings.MEDIA_ROOT))
+        preview = str((folder / "preview.png").relative_to(media))
 
     emit(progress, "validating", "computing PSNR/SSIM")
     metrics = _metrics(result, model, bicubic, output, baseline)
-    media = Path(settings.MEDIA_ROOT)
-    Result.objects.filter(job=job).update(
+    Result.objects.filter(job=result.job).update(
         output=str(output.relative_to(media)), bicubic=str(baseline.relative_to(media)),
         preview=preview)
     summary = {f"{side}_{k}": v for side in ("model", "bicubic")
