@@ -1,0 +1,118 @@
+"""The CLI end to end, in-process through `main()` (and once as a real subprocess)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sr_engine.checkpoint import CheckpointMeta, save_checkpoint
+from sr_engine.cli import main
+from sr_engine.registry import create_model
+
+SMOKE = Path(__file__).resolve().parents[2] / "sr_engine" / "recipes" / "tiny_smoke.toml"
+
+
+def _png(path: Path, w: int, h: int, seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(path)
+    return path
+
+
+@pytest.fixture
+def hr_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "hr"
+    folder.mkdir()
+    for i in range(2):
+        _png(folder / f"im{i}.png", 36, 30, seed=i)
+    return folder
+
+
+@pytest.fixture
+def espcn_ckpt(tmp_path: Path) -> Path:
+    model = create_model("espcn", scale=2, n1=8, n2=8)
+    meta = CheckpointMeta.for_arch("espcn", scale=2, hparams={"n1": 8, "n2": 8}, step=3)
+    return save_checkpoint(tmp_path / "espcn_x2.safetensors", model, meta)
+
+
+def test_upscale_one_file(tmp_path, capsys):
+    src = _png(tmp_path / "in.png", 40, 34)
+    assert main(["-q", "upscale", str(src), "-o", str(tmp_path / "out.png"), "--scale", "3",
+                 "--tile", "16"]) == 0
+    assert Image.open(tmp_path / "out.png").size == (120, 102)
+    assert "out.png" in capsys.readouterr().out
+
+
+def test_upscale_folder_with_checkpoint(tmp_path, hr_dir, espcn_ckpt):
+    out = tmp_path / "out"
+    assert main(["-q", "upscale", str(hr_dir), "-o", str(out), "--model", str(espcn_ckpt),
+                 "--scale", "2", "--tile", "0"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["im0_x2.png", "im1_x2.png"]
+    assert Image.open(out / "im0_x2.png").size == (72, 60)
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["upscale", "missing.png", "-o", "x.png"], "not found"),
+    (["upscale", "{src}", "-o", "x.png", "--model", "espcn", "--scale", "3"],
+     "sr-engine train sr_engine/recipes/espcn_x3.toml"),
+    (["upscale", "{src}", "-o", "x.png", "--model", "nope"], "unknown"),
+    (["upscale", "{src}", "-o", "x.png", "--scale", "5"], "x5"),
+    (["inspect", "{src}"], ""),
+    (["train", "missing.toml"], "recipe not found"),
+])
+def test_errors_are_one_line_and_nonzero(tmp_path, capsys, monkeypatch, argv, needle):
+    monkeypatch.chdir(tmp_path)
+    src = _png(tmp_path / "in.png", 8, 8)
+    rc = main(["-q", *[a.replace("{src}", str(src)) for a in argv]])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2
+    assert err.startswith("sr-engine: error:") and "\n" not in err and needle in err
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_evaluate_json(hr_dir, capsys):
+    assert main(["evaluate", "--model", "bicubic", "--scale", "2", "--data", str(hr_dir),
+                 "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["n_images"] == 2 and len(report["per_image"]) == 2
+    assert 5 < report["psnr_y"] < 60 and 0 < report["ssim_y"] <= 1
+
+
+def test_models_and_inspect(espcn_ckpt, capsys, monkeypatch):
+    monkeypatch.setenv("SR_ENGINE_WEIGHTS", str(espcn_ckpt.parent))
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert "edsr" in out and "srgan_discriminator" in out and str(espcn_ckpt) in out
+    assert main(["inspect", str(espcn_ckpt)]) == 0
+    meta = json.loads(capsys.readouterr().out)
+    assert (meta["arch"], meta["scale"], meta["step"]) == ("espcn", 2, 3)
+
+
+def test_benchmark_writes_both_tables(tmp_path, hr_dir, espcn_ckpt):
+    out = tmp_path / "bench.md"
+    assert main(["-q", "benchmark", "--models", "bicubic", "espcn", str(espcn_ckpt),
+                 "--scales", "2", "--data", str(hr_dir), "--precisions", "fp32",
+                 "--speed-size", "16", "--repeats", "1", "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "## Quality" in text and "## Speed" in text
+    assert "| bicubic | x2 | hr |" in text and "| espcn_x2 | x2 | hr |" in text
+    assert "espcn x2: no trained weights" in text  # the id without weights is reported
+    assert "| espcn | x2 | cpu | fp32 |" in text and "| bicubic | x2 | cpu | fp32 |" in text
+
+
+def test_train_then_inspect(tmp_path, hr_dir, capsys):
+    out = tmp_path / "run"
+    assert main(["-q", "train", str(SMOKE), "--set", f"data.train=['{hr_dir}']",
+                 "--set", f"data.val='{hr_dir}'", "--set", f"train.out_dir='{out}'"]) == 0
+    assert "trained 8 steps" in capsys.readouterr().out
+    assert main(["inspect", str(out / "best.safetensors")]) == 0
+    assert json.loads(capsys.readouterr().out)["arch"] == "espcn"
+
+
+def test_module_entry_point_runs_alone():
+    out = subprocess.run([sys.executable, "-m", "sr_engine", "models"], capture_output=True,
+                         text=True, check=True)
+    assert "bicubic" in out.stdout
