@@ -21,6 +21,17 @@ def erin(live_asgi, django_user_model):
     return django_user_model.objects.create_user("erin", password="erin-pass-123")
 
 
+def _logged_in_page(browser, base: str):
+    page = browser.new_page()
+    page.set_default_timeout(60_000)
+    page.goto(f"{base}/accounts/login/")
+    page.fill("input[name=username]", "erin")
+    page.fill("input[name=password]", "erin-pass-123")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/")
+    return page
+
+
 def test_upload_watch_result_gallery_share(live_asgi, erin, browser, tmp_path):
     image = tmp_path / "photo.png"
     yy, xx = np.mgrid[0:96, 0:128]
@@ -28,14 +39,7 @@ def test_upload_watch_result_gallery_share(live_asgi, erin, browser, tmp_path):
     Image.fromarray(np.stack([rings, (xx * 2).astype(np.uint8), (yy * 2).astype(np.uint8)],
                              axis=-1)).save(image)
 
-    page = browser.new_page()
-    page.set_default_timeout(60_000)
-    page.goto(f"{live_asgi}/accounts/login/")
-    page.fill("input[name=username]", "erin")
-    page.fill("input[name=password]", "erin-pass-123")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_asgi}/")
-
+    page = _logged_in_page(browser, live_asgi)
     page.goto(f"{live_asgi}/upload/")
     page.set_input_files("input[name=images]", str(image))
     page.select_option("select[name=scale]", "2")
@@ -68,3 +72,24 @@ def test_upload_watch_result_gallery_share(live_asgi, erin, browser, tmp_path):
     ARTIFACTS.mkdir(exist_ok=True)
     visitor.screenshot(path=str(ARTIFACTS / "e2e-shared-gallery.png"), full_page=True)
     assert visitor.locator("text=Log out").count() == 0
+
+
+def test_job_page_falls_back_to_polling_without_a_websocket(live_asgi, erin, browser, tmp_path):
+    # Big enough (x4 to 1920x1440) that the job is still running when its page opens.
+    image = tmp_path / "big.png"
+    Image.new("RGB", (480, 360), "teal").save(image)
+    page = _logged_in_page(browser, live_asgi)
+    sockets = []
+
+    def refuse(ws):  # every socket the page opens is closed at once
+        sockets.append(ws.url)
+        ws.close()
+
+    page.route_web_socket("**/ws/jobs/**", refuse)
+    page.goto(f"{live_asgi}/upload/")
+    page.set_input_files("input[name=images]", str(image))
+    page.click("#upload-form button[type=submit]")
+    page.wait_for_url("**/jobs/*/")
+    page.wait_for_selector('[data-job][data-status="done"]')
+    assert sockets, "the page never tried its websocket"
+    assert page.locator(".conn.live").count() == 0
