@@ -84,11 +84,14 @@ def _random_model(arch: str, scale: int, device: torch.device) -> LoadedModel:
 
 
 def time_model(model: LoadedModel, *, lr_size: int, precision: str, repeats: int,
-               tile: int = 256) -> float:
-    """Median seconds of `repeats` timed runs after one warm-up, on a (1,C,size,size) input."""
+               budget_s: float = 20.0, tile: int = 256) -> float:
+    """Median seconds of up to `repeats` timed runs after one warm-up, on a (1,C,size,size)
+    input; stops early (after at least one timed run) once `budget_s` is spent, so slow
+    combinations (DRCN in bf16 on a CPU without bf16 units) do not take the whole run."""
     g = torch.Generator().manual_seed(0)
     lr = torch.rand(1, model.spec.channels, lr_size, lr_size, generator=g).to(model.device)
-    times = []
+    times: list[float] = []
+    start = time.perf_counter()
     for i in range(repeats + 1):
         t0 = time.perf_counter()
         upscale_tensor(model, lr, tile=tile, precision=precision)
@@ -96,19 +99,26 @@ def time_model(model: LoadedModel, *, lr_size: int, precision: str, repeats: int
             torch.cuda.synchronize()
         if i:  # the first run warms caches and kernels
             times.append(time.perf_counter() - t0)
+            if time.perf_counter() - start > budget_s:
+                break
     return statistics.median(times)
 
 
 def speed_rows(archs: Sequence[str], scales: Sequence[int], *, devices: Sequence[str],
-               precisions: Sequence[str], lr_size: int = 96, repeats: int = 3,
+               precisions: Sequence[str], hr_size: int = 192, repeats: int = 3,
                progress: ProgressCallback | None = None) -> list[SpeedRow]:
-    """Time every arch x scale x device x precision; combinations run interleaved."""
+    """Time every arch x scale x device x precision, side by side in one run.
+
+    The output size is fixed (`hr_size` square; LR = hr_size // scale) so the work per
+    output pixel, and so MP/s, compare across scales.
+    """
     combos = [(a, s, d, p) for d in devices for a in archs for s in scales
               if s in get_spec(a).scales for p in precisions]
     rep = Reporter(progress, "validating", total=len(combos))
     rows = []
     for arch, scale, device, precision in combos:
         model = _random_model(arch, scale, resolve_device(device))
+        lr_size = hr_size // scale
         median = time_model(model, lr_size=lr_size, precision=precision, repeats=repeats)
         out_mpix = (lr_size * scale) ** 2 / 1e6
         params = sum(p.numel() for p in model.module.parameters())

@@ -97,7 +97,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         archs = [m for m in models if not Path(m).suffix]  # speed is per arch, not per file
         speed = [] if args.no_speed else bm.speed_rows(
             archs, args.scales, devices=args.devices, precisions=args.precisions,
-            lr_size=args.speed_size, repeats=args.repeats, progress=bar)
+            hr_size=args.speed_size, repeats=args.repeats, progress=bar)
     finally:
         bar.close()
     if not data and not args.no_quality:
@@ -182,7 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
     bm.add_argument("--device", default="auto", help="device for the quality table")
     bm.add_argument("--devices", nargs="+", default=["cpu"], help="devices for the speed table")
     bm.add_argument("--precisions", nargs="+", default=["fp32", "bf16"])
-    bm.add_argument("--speed-size", type=int, default=96, help="LR edge of the speed input")
+    bm.add_argument("--speed-size", type=int, default=192,
+                    help="output edge of the speed test (LR = size / scale)")
     bm.add_argument("--repeats", type=int, default=3)
     bm.add_argument("--no-quality", action="store_true")
     bm.add_argument("--no-speed", action="store_true")

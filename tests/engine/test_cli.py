@@ -95,7 +95,7 @@ def test_benchmark_writes_both_tables(tmp_path, hr_dir, espcn_ckpt):
     out = tmp_path / "bench.md"
     assert main(["-q", "benchmark", "--models", "bicubic", "espcn", str(espcn_ckpt),
                  "--scales", "2", "--data", str(hr_dir), "--precisions", "fp32",
-                 "--speed-size", "16", "--repeats", "1", "--out", str(out)]) == 0
+                 "--speed-size", "32", "--repeats", "1", "--out", str(out)]) == 0
     text = out.read_text()
     assert "## Quality" in text and "## Speed" in text
     assert "| bicubic | x2 | hr |" in text and "| espcn_x2 | x2 | hr |" in text
