@@ -4,7 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench install clean
+.PHONY: run test lint bench train-zoo install clean
+
+# The CPU-trainable part of the zoo (issue: model zoo); GPU models are trained with the same
+# commands on a GPU host. Each run is shipped (weights + log + card) when it ends.
+ZOO ?= espcn_x3 espcn_x4 espcn_x2 fsrcnn_x2 fsrcnn_x3 fsrcnn_x4 srcnn_x2 srcnn_x3 srcnn_x4
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -26,8 +30,14 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
+# Quality (every model with weights, beside bicubic and the papers) and speed tables.
 bench: $(STAMP)
-	$(BIN)/sr-engine benchmark --out docs/BENCHMARK.md
+	$(BIN)/sr-engine benchmark --out docs/RESULTS.md
+
+train-zoo: $(STAMP)
+	@for m in $(ZOO); do \
+	  $(BIN)/sr-engine -q train sr_engine/recipes/$$m.toml --set train.out_dir="'runs/$$m'" \
+	  && $(BIN)/sr-engine ship runs/$$m || exit 1; done
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -30,6 +30,7 @@ from sr_engine.zoo import LoadedModel, load_model, resolve_device
 @dataclass(frozen=True)
 class QualityRow:
     model: str
+    arch: str
     scale: int
     dataset: str
     psnr: float
@@ -69,9 +70,9 @@ def quality_rows(models: Sequence[str], scales: Sequence[int], data_dirs: Sequen
             for set_name, data in sets:
                 report = evaluate(model, data, scale=scale, progress=progress)
                 paper = published(model.spec.id, set_name, scale)
-                rows.append(QualityRow(model.name, scale, set_name, report.psnr_y, report.ssim_y,
-                                       report.n_images, paper[0] if paper else None,
-                                       paper[1] if paper else None))
+                rows.append(QualityRow(
+                    model.name, model.spec.id, scale, set_name, report.psnr_y, report.ssim_y,
+                    report.n_images, paper[0] if paper else None, paper[1] if paper else None))
     return rows, skipped
 
 
@@ -137,14 +138,14 @@ def _signed(x: float | None, digits: int) -> str:
 
 
 def quality_table(rows: Iterable[QualityRow]) -> list[str]:
-    lines = ["| model | scale | set | PSNR | SSIM | paper PSNR | paper SSIM | ΔPSNR | ΔSSIM |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| model | arch | scale | set | PSNR | SSIM | paper PSNR | paper SSIM | ΔPSNR "
+             "| ΔSSIM |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         dp = None if r.paper_psnr is None else r.psnr - r.paper_psnr
         ds = None if r.paper_ssim is None else r.ssim - r.paper_ssim
-        lines.append(f"| {r.model} | x{r.scale} | {r.dataset} | {r.psnr:.2f} | {r.ssim:.4f} | "
-                     f"{_fmt(r.paper_psnr, 2)} | {_fmt(r.paper_ssim, 4)} | {_signed(dp, 2)} | "
-                     f"{_signed(ds, 4)} |")
+        lines.append(f"| {r.model} | {r.arch} | x{r.scale} | {r.dataset} | {r.psnr:.2f} | "
+                     f"{r.ssim:.4f} | {_fmt(r.paper_psnr, 2)} | {_fmt(r.paper_ssim, 4)} | "
+                     f"{_signed(dp, 2)} | {_signed(ds, 4)} |")
     return lines
 
 
@@ -185,6 +186,21 @@ def render_markdown(quality: Sequence[QualityRow], speed: Sequence[SpeedRow],
         out += ["## Speed (tiled inference on a random input, median of repeated runs)", "",
                 *speed_table(speed), ""]
     return "\n".join(out)
+
+
+def parse_quality_table(text: str) -> list[dict[str, str]]:
+    """Rows of the quality table in a generated report, as {column: cell} (for the CI guard)."""
+    lines = [ln for ln in text.splitlines() if ln.startswith("| model | arch |")]
+    if not lines:
+        return []
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    start = text.splitlines().index(lines[0]) + 2
+    rows = []
+    for ln in text.splitlines()[start:]:
+        if not ln.startswith("|"):
+            break
+        rows.append(dict(zip(header, (c.strip() for c in ln.strip("|").split("|")), strict=True)))
+    return rows
 
 
 def default_models() -> list[str]:

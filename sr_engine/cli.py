@@ -50,6 +50,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from sr_engine.ship import record_session
     from sr_engine.train import TrainConfig, train
 
     config = TrainConfig.from_toml(args.recipe).with_overrides(args.set or [])
@@ -58,6 +59,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         result = train(config, progress=bar, resume=Path(args.resume) if args.resume else None)
     finally:
         bar.close()
+    record_session(result.out_dir, command=_command_line(args), seconds=result.seconds,
+                   steps=result.steps, device=config.train.device)
     print(f"trained {result.steps} steps in {result.seconds:.0f} s; "
           f"best: {result.best_checkpoint}; last: {result.last_checkpoint}; "
           f"metrics: {json.dumps(result.best_metrics)}")
@@ -102,8 +105,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         bar.close()
     if not data and not args.no_quality:
         skipped.append("quality: no --data given and ../shared/data/benchmark not found")
-    command = "sr-engine " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    text = bm.render_markdown(quality, speed, skipped, command)
+    text = bm.render_markdown(quality, speed, skipped, _command_line(args))
     if args.out:
         from sr_engine.paths import atomic_write_text
 
@@ -112,6 +114,17 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     else:
         print(text)
     return 0
+
+
+def cmd_ship(args: argparse.Namespace) -> int:
+    from sr_engine.ship import ship_run
+
+    print(f"shipped {ship_run(Path(args.run_dir))}")
+    return 0
+
+
+def _command_line(args: argparse.Namespace) -> str:
+    return "sr-engine " + " ".join(shlex.quote(a) for a in args.argv)
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -189,6 +202,10 @@ def build_parser() -> argparse.ArgumentParser:
     bm.add_argument("--no-speed", action="store_true")
     bm.set_defaults(func=cmd_benchmark)
 
+    sh = sub.add_parser("ship", help="copy a run's best checkpoint, log and card into the zoo")
+    sh.add_argument("run_dir")
+    sh.set_defaults(func=cmd_ship)
+
     sub.add_parser("models", help="list architectures and checkpoints").set_defaults(
         func=cmd_models)
     ins = sub.add_parser("inspect", help="print a checkpoint's metadata")
@@ -198,7 +215,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv  # recorded in training cards and benchmark reports
     try:
         return args.func(args)
     except EngineError as exc:

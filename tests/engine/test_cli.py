@@ -9,9 +9,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from sr_engine.benchmark import parse_quality_table
 from sr_engine.checkpoint import CheckpointMeta, save_checkpoint
 from sr_engine.cli import main
 from sr_engine.registry import create_model
+from sr_engine.ship import ship_run
+from sr_engine.zoo import load_model
 
 SMOKE = Path(__file__).resolve().parents[2] / "sr_engine" / "recipes" / "tiny_smoke.toml"
 
@@ -98,18 +101,31 @@ def test_benchmark_writes_both_tables(tmp_path, hr_dir, espcn_ckpt):
                  "--speed-size", "32", "--repeats", "1", "--out", str(out)]) == 0
     text = out.read_text()
     assert "## Quality" in text and "## Speed" in text
-    assert "| bicubic | x2 | hr |" in text and "| espcn_x2 | x2 | hr |" in text
+    assert "| bicubic | bicubic | x2 | hr |" in text and "| espcn_x2 | espcn | x2 | hr |" in text
+    rows = parse_quality_table(text)
+    assert [(r["model"], r["set"]) for r in rows] == [("bicubic", "hr"), ("espcn_x2", "hr")]
+    assert float(rows[0]["PSNR"]) > 10
     assert "espcn x2: no trained weights" in text  # the id without weights is reported
     assert "| espcn | x2 | cpu | fp32 |" in text and "| bicubic | x2 | cpu | fp32 |" in text
 
 
-def test_train_then_inspect(tmp_path, hr_dir, capsys):
+def test_train_inspect_ship(tmp_path, hr_dir, capsys, monkeypatch):
     out = tmp_path / "run"
     assert main(["-q", "train", str(SMOKE), "--set", f"data.train=['{hr_dir}']",
                  "--set", f"data.val='{hr_dir}'", "--set", f"train.out_dir='{out}'"]) == 0
     assert "trained 8 steps" in capsys.readouterr().out
     assert main(["inspect", str(out / "best.safetensors")]) == 0
     assert json.loads(capsys.readouterr().out)["arch"] == "espcn"
+
+    weights, docs = tmp_path / "weights", tmp_path / "docs"
+    weights.mkdir()
+    shipped = ship_run(out, weights_dir=weights, docs_dir=docs)
+    assert shipped == weights / "espcn_x2.safetensors"
+    card = (docs / "espcn_x2.md").read_text()
+    assert "sr-engine -q train" in card and "| 8 |" in card and "[model]" in card
+    assert (docs / "espcn_x2.jsonl").read_text() == (out / "log.jsonl").read_text()
+    monkeypatch.setenv("SR_ENGINE_WEIGHTS", str(weights))
+    assert load_model("espcn", scale=2).meta.step == 8
 
 
 def test_module_entry_point_runs_alone():
