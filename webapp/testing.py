@@ -24,7 +24,8 @@ from webapp.redis_server import PrivateRedis
 from webapp.settings import channel_layers
 
 ROOT = Path(settings.BASE_DIR)
-__all__ = ["celery_worker_proc", "media_root", "private_redis", "web_settings", "weights_dir"]
+__all__ = ["celery_worker_proc", "media_root", "private_redis", "web_settings", "weights_dir",
+           "weights_env"]
 
 
 def child_database_url() -> str:
@@ -40,9 +41,10 @@ def child_database_url() -> str:
     return f"postgresql://{auth}{'@' if auth else ''}{host}{port}/{db['NAME']}"
 
 
-def child_env(*, redis_url: str, media_root: Path) -> dict[str, str]:
+def child_env(*, redis_url: str, media_root: Path, weights_dir: Path) -> dict[str, str]:
     env = dict(os.environ)
-    env.update(REDIS_URL=redis_url, DATABASE_URL=child_database_url(),
+    env.update(REDIS_URL=redis_url, SR_ENGINE_WEIGHTS=str(weights_dir),
+               DATABASE_URL=child_database_url(),
                MEDIA_ROOT=str(media_root), SR_DATA_DIR=str(settings.DATA_DIR),
                SR_DEVICE="cpu", DJANGO_SETTINGS_MODULE="webapp.settings",
                PYTHONUNBUFFERED="1")
@@ -139,12 +141,10 @@ def web_settings(private_redis: PrivateRedis, media_root: Path) -> Iterator[None
     override.disable()
 
 
-@pytest.fixture(scope="session", autouse=True)
-def weights_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+@pytest.fixture(scope="session")
+def weights_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A weights folder with one small real checkpoint (ESPCN x2, untrained but seeded), so
-    the catalogue offers a model beside bicubic; the worker inherits SR_ENGINE_WEIGHTS."""
-    import os
-
+    the catalogue offers a model beside bicubic; child processes get it through child_env."""
     import torch
 
     from sr_engine.checkpoint import CheckpointMeta, save_checkpoint
@@ -156,13 +156,13 @@ def weights_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     save_checkpoint(folder / "espcn_x2.safetensors", create_model("espcn", scale=2),
                     CheckpointMeta(arch="espcn", scale=2, hparams=spec.resolve_hparams(),
                                    color=spec.color, name="espcn-test"))
-    old = os.environ.get("SR_ENGINE_WEIGHTS")
-    os.environ["SR_ENGINE_WEIGHTS"] = str(folder)
-    yield folder
-    if old is None:
-        os.environ.pop("SR_ENGINE_WEIGHTS", None)
-    else:
-        os.environ["SR_ENGINE_WEIGHTS"] = old
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def weights_env(weights_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Per test, not per session: the engine tests in the same run must not see this folder."""
+    monkeypatch.setenv("SR_ENGINE_WEIGHTS", str(weights_dir))
 
 
 @pytest.fixture(scope="session")
@@ -172,7 +172,8 @@ def celery_worker_proc(django_db_setup: None, django_db_blocker: object, weights
     """A real worker (never eager mode) reading the same test database and media dir."""
     log = tmp_path_factory.mktemp("logs") / "worker.log"
     with django_db_blocker.unblock():
-        env = child_env(redis_url=private_redis.url, media_root=media_root)
+        env = child_env(redis_url=private_redis.url, media_root=media_root,
+                        weights_dir=weights_dir)
     proc = start_worker(env, log)
     try:
         wait_for_worker(proc, log)

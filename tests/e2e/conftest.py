@@ -38,9 +38,10 @@ def chromium_path() -> str:
 
 @pytest.fixture
 def live_asgi(celery_worker_proc: None, transactional_db: None, private_redis: object,
-              media_root: Path, tmp_path: Path) -> Iterator[str]:
+              media_root: Path, weights_dir: Path, tmp_path: Path) -> Iterator[str]:
     """The real ASGI app (HTTP + websockets) served by daphne on a free port."""
-    env = testing.child_env(redis_url=private_redis.url, media_root=media_root)
+    env = testing.child_env(redis_url=private_redis.url, media_root=media_root,
+                            weights_dir=weights_dir)
     port = testing.free_port()
     proc = testing.start_asgi(env, port, tmp_path / "daphne.log")
     try:

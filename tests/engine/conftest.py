@@ -16,3 +16,9 @@ def one_torch_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(autouse=True)
+def no_extra_weights(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Engine tests see only the shipped weights unless a test points SR_ENGINE_WEIGHTS itself."""
+    monkeypatch.delenv("SR_ENGINE_WEIGHTS", raising=False)
