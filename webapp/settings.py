@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "webapp.jobs",
     "webapp.images",
     "webapp.api",
+    "webapp.training",
 ]
 
 MIDDLEWARE = [
@@ -154,6 +155,16 @@ SR_TILE = env_int("SR_TILE", 256, minimum=0)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024  # form fields; files stream to temp files
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FILES = SR_MAX_FILES + 1  # + the optional reference
+
+# --- training studio: datasets (uploaded archives, or server folders under an allow-list) ---
+_shared_data = BASE_DIR.parent / "shared" / "data"
+SR_DATASET_ROOTS = [Path(p).expanduser().resolve() for p in env_list(
+    "SR_DATASET_ROOTS", [str(_shared_data)] if _shared_data.is_dir() else [])]
+SR_DATASET_MAX_BYTES = env_int("SR_DATASET_MAX_BYTES", 2 * 1024**3, minimum=1024)
+SR_DATASET_MAX_FILES = env_int("SR_DATASET_MAX_FILES", 5000, minimum=1)
+SR_DATASET_MAX_ARCHIVE_BYTES = env_int("SR_DATASET_MAX_ARCHIVE_BYTES", 1024**3, minimum=1024)
+# Queues a training or evaluation job may be sent to (the first is the default).
+SR_TRAIN_QUEUES = env_list("SR_TRAIN_QUEUES", ["gpu", "default"])
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -8,6 +8,9 @@ from webapp.health import healthz
 from webapp.images import gallery_views as gv
 from webapp.images import views as iv
 from webapp.jobs import views as jv
+from webapp.training import api as tapi
+from webapp.training import dataset_views as tdv
+from webapp.training import views as tv
 
 urlpatterns = [
     path("", iv.home, name="home"),
@@ -42,4 +45,25 @@ urlpatterns = [
     path("api/v1/jobs/<uuid:job_id>/cancel", api.job_cancel_api, name="api_job_cancel"),
     path("api/v1/jobs/<uuid:job_id>/output", api.job_output, name="api_job_output"),
     path("api/v1/models", api.models, name="api_models"),
+    path("api/v1/datasets", tapi.datasets, name="api_datasets"),
+    path("api/v1/training-jobs", tapi.training_jobs, name="api_training_jobs"),
+    path("api/v1/training-jobs/<uuid:run_id>", tapi.training_job, name="api_training_job"),
+    path("api/v1/training-jobs/<uuid:run_id>/<str:action>", tapi.training_job_action,
+         name="api_training_job_action"),
+    path("training/", tv.studio, name="training"),
+    path("training/runs/new", tv.run_new, name="training_run_new"),
+    path("training/runs/<uuid:run_id>/", tv.run_page, name="training_run"),
+    path("training/runs/<uuid:run_id>/status.json", tv.run_status, name="training_run_status"),
+    path("training/runs/<uuid:run_id>/cancel", tv.run_cancel, name="training_run_cancel"),
+    path("training/runs/<uuid:run_id>/resume", tv.run_resume, name="training_run_resume"),
+    path("training/runs/<uuid:run_id>/promote", tv.run_promote, name="training_run_promote"),
+    path("training/runs/<uuid:run_id>/sample/<str:kind>.png", tv.run_sample,
+         name="training_run_sample"),
+    path("training/evaluations/", tv.evaluations, name="training_evaluations"),
+    path("training/datasets/new", tdv.dataset_new, name="training_dataset_new"),
+    path("training/datasets/<int:dataset_id>/", tdv.dataset_detail, name="training_dataset"),
+    path("training/datasets/<int:dataset_id>/thumb/<int:index>", tdv.dataset_thumb,
+         name="training_dataset_thumb"),
+    path("training/datasets/<int:dataset_id>/preview/<str:kind>.png",
+         tdv.dataset_preview_image, name="training_dataset_preview"),
 ]

@@ -7,11 +7,12 @@ Helpers: `session.py` (building and restoring a run), `optim.py` (optimizer, sch
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from sr_engine.errors import Cancelled
 from sr_engine.losses import discriminator_loss, generator_adversarial_loss, mean_parts
@@ -34,13 +35,18 @@ class TrainResult:
     best_metrics: dict[str, float] = field(default_factory=dict)
 
 
+ValidateHook = Callable[[nn.Module, int], None]
+
+
 def train(config: TrainConfig, *, progress: ProgressCallback | None = None,
-          resume: Path | None = None) -> TrainResult:
+          resume: Path | None = None, on_validate: ValidateHook | None = None) -> TrainResult:
     """Train `config` (optionally continuing the state file or run folder `resume`).
 
     Events: "loading", "training" every `log_every` steps (loss, lr, it/s), "validating"
     (psnr, ssim), "saving", "done". When the callback raises `Cancelled`, a resumable
     state is saved at the last finished step and the exception propagates.
+    `on_validate(module, step)` is called after each validation with the validated (EMA)
+    weights, e.g. to render sample crops; it must not change the module.
     """
     t0 = time.monotonic()
     emit(progress, "loading", f"loading data and model for {config.run_name}")
@@ -61,6 +67,8 @@ def train(config: TrainConfig, *, progress: ProgressCallback | None = None,
                 reporter.advance(s.step - reporter.current, f"step {s.step}/{steps}", metrics)
             if s.validator and _due(s.step, run.val_every, steps):
                 validate(s, log, progress)
+                if on_validate is not None:
+                    on_validate(s.eval_module, s.step)
             if _due(s.step, run.ckpt_every, steps):
                 emit(progress, "saving", f"checkpoint at step {s.step}",
                      current=s.step, total=steps)

@@ -1,4 +1,5 @@
-"""The models a user can pick: bicubic (no weights) and every checkpoint the engine finds.
+"""The models a user can pick: bicubic (no weights), every checkpoint the engine finds and
+the models promoted from training runs.
 
 Catalogue ids are what forms, the API and Result rows use; `engine_name` is what goes into
 `UpscaleConfig.model` (a registry id or a checkpoint path).
@@ -21,7 +22,7 @@ class ModelChoice:
     engine_name: str
     scales: tuple[int, ...]
     description: str
-    kind: str  # "baseline" or "checkpoint"
+    kind: str  # "baseline", "checkpoint" or "promoted"
 
     def to_dict(self) -> dict:
         return {"id": self.id, "label": self.label, "scales": list(self.scales),
@@ -55,7 +56,24 @@ def model_catalog() -> list[ModelChoice]:
             scales=(int(meta.scale),), kind="checkpoint",
             description=f"{meta.arch} checkpoint, step {meta.step}"
                         + (f"; {metrics}" if metrics else "")))
-    return choices
+    return choices + _promoted(seen)
+
+
+def _promoted(seen: set[str]) -> list[ModelChoice]:
+    """Models promoted from training runs (webapp.training): their files live in the data
+    dir, their names and metrics in the database."""
+    from webapp.training.models import PromotedModel
+
+    out = []
+    for m in PromotedModel.objects.exclude(name__in=seen):
+        metrics = ", ".join(f"{k} {v:.4g}" for k, v in sorted(m.metrics.items())
+                            if isinstance(v, (int, float)))
+        out.append(ModelChoice(
+            id=m.name, label=f"{m.name} ({m.arch} x{m.scale}, trained here)",
+            engine_name=m.path, scales=(m.scale,), kind="promoted",
+            description=f"{m.arch} trained in the studio, step {m.step}"
+                        + (f"; {metrics}" if metrics else "")))
+    return out
 
 
 def model_resolve(model_id: str, scale: int) -> ModelChoice:

@@ -26,8 +26,10 @@ def _event(stage: str, message: str = "", metrics: dict | None = None) -> dict:
     return ProgressEvent(stage=stage, message=message, metrics=metrics or {}).to_dict()
 
 
-def job_create(*, owner: AbstractBaseUser, kind: str, params: dict) -> Job:
-    """Save a queued job and enqueue it once the surrounding transaction commits."""
+def job_create(*, owner: AbstractBaseUser, kind: str, params: dict,
+               queue: str | None = None) -> Job:
+    """Save a queued job and enqueue it once the surrounding transaction commits (on
+    `queue` when given, else on the task's routed queue)."""
     from webapp.jobs.tasks import job_run_task
 
     if not is_registered(kind):  # a programming error: fail in the request, not the worker
@@ -35,7 +37,8 @@ def job_create(*, owner: AbstractBaseUser, kind: str, params: dict) -> Job:
     job = Job.objects.create(owner=owner, kind=kind, params=params,
                              progress=_event("queued", "waiting for a worker"))
     job_id = str(job.id)
-    transaction.on_commit(lambda: job_run_task.delay(job_id))
+    options = {"queue": queue} if queue else {}
+    transaction.on_commit(lambda: job_run_task.apply_async((job_id,), **options))
     return job
 
 

@@ -1,0 +1,153 @@
+"""Datasets: archive checks (traversal, links, bombs, bad images by name), folder
+allow-list, stats and thumbnails; staff-only pages and API; config validation."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import override_settings
+from django.urls import reverse
+
+from sr_engine.errors import ConfigError
+from webapp.api.tokens import token_create
+from webapp.training.archives import ArchiveRejected
+from webapp.training.datasets import dataset_create_from_archive, dataset_register_folder
+from webapp.training.models import Dataset
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff(django_user_model):
+    return django_user_model.objects.create_user("sam", password="pw-sam-12345", is_staff=True)
+
+
+def _zip(members: dict[str, bytes], **kwargs) -> SimpleUploadedFile:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", **kwargs) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return SimpleUploadedFile("data.zip", buf.getvalue())
+
+
+def _tar(members: dict[str, bytes], links: dict[str, str] | None = None) -> SimpleUploadedFile:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+        for name, target in (links or {}).items():
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = tarfile.SYMTYPE, target
+            tf.addfile(info)
+    return SimpleUploadedFile("data.tar.gz", buf.getvalue())
+
+
+def test_a_zip_of_images_becomes_a_flat_dataset_with_stats(staff, make_image):
+    archive = _zip({"a/one.png": make_image(40, 30), "a/b/two.jpg": make_image(20, 50, fmt="JPEG"),
+                    "README.txt": b"hello", "__MACOSX/._one.png": b"x"})
+    ds = dataset_create_from_archive(owner=staff, name="tiny", archive=archive)
+    files = sorted(p.name for p in Path(ds.path).iterdir())
+    assert files == ["a__b__two.jpg", "a__one.png"]
+    assert (ds.image_count, ds.top_level_count) == (2, 2)
+    assert ds.stats["min_w"] == 20 and ds.stats["max_h"] == 50 and len(ds.thumbnails) == 2
+
+
+@pytest.mark.parametrize("name", ["../evil.png", "/etc/evil.png", "a/../../evil.png",
+                                  "a\\..\\evil.png"])
+def test_traversal_is_rejected_and_nothing_is_written(staff, make_image, name, media_root):
+    before = set((media_root / "datasets").glob("*")) if (media_root / "datasets").exists() \
+        else set()
+    with pytest.raises(ArchiveRejected, match="outside the archive"):
+        dataset_create_from_archive(owner=staff, name="x", archive=_zip({name: make_image()}))
+    assert set((media_root / "datasets").glob("*")) == before
+    assert not Dataset.objects.exists()
+
+
+def test_tar_links_are_rejected(staff, make_image):
+    archive = _tar({"ok.png": make_image()}, links={"link.png": "/etc/passwd"})
+    with pytest.raises(ArchiveRejected, match="links or special files.*link.png"):
+        dataset_create_from_archive(owner=staff, name="x", archive=archive)
+
+
+def test_zip_bombs_are_rejected_before_extraction(staff):
+    bomb = _zip({"zeros.png": b"\0" * (8 << 20)}, compression=zipfile.ZIP_DEFLATED)
+    assert bomb.size < 100_000
+    with pytest.raises(ArchiveRejected, match="zip bomb.*zeros.png"):
+        dataset_create_from_archive(owner=staff, name="x", archive=bomb)
+
+
+def test_total_size_and_member_count_limits(staff, make_image):
+    with override_settings(SR_DATASET_MAX_BYTES=2048), \
+            pytest.raises(ArchiveRejected, match="bytes uncompressed"):
+        dataset_create_from_archive(owner=staff, name="x",
+                                    archive=_zip({"a.bin": b"1" * 4096}))
+    with override_settings(SR_DATASET_MAX_FILES=2), pytest.raises(ArchiveRejected, match="3 files"):
+        dataset_create_from_archive(owner=staff, name="x", archive=_zip(
+            {f"{i}.png": make_image() for i in range(3)}))
+
+
+def test_bad_images_are_named(staff, make_image):
+    archive = _tar({"good.png": make_image(), "broken.png": b"not an image",
+                    "tiny.png": make_image(4, 4)})
+    with pytest.raises(ArchiveRejected) as info:
+        dataset_create_from_archive(owner=staff, name="x", archive=archive)
+    assert "broken.png (not a readable image)" in str(info.value)
+    assert "tiny.png (4x4 is smaller" in str(info.value) and "good.png" not in str(info.value)
+
+
+def test_folder_registration_is_limited_to_the_allowed_roots(staff, tmp_path, make_image):
+    allowed = tmp_path / "allowed"
+    (allowed / "set").mkdir(parents=True)
+    (allowed / "set" / "x.png").write_bytes(make_image(32, 32))
+    (tmp_path / "elsewhere").mkdir()
+    (allowed / "escape").symlink_to(tmp_path / "elsewhere")
+    with override_settings(SR_DATASET_ROOTS=[allowed.resolve()]):
+        ds = dataset_register_folder(owner=staff, name="set", folder=str(allowed / "set"))
+        assert ds.image_count == 1 and ds.source == "folder"
+        for bad in (str(tmp_path / "elsewhere"), str(allowed / "escape"),
+                    str(allowed / "set" / ".." / ".."), "relative/path"):
+            with pytest.raises(ConfigError, match="folder"):
+                dataset_register_folder(owner=staff, name=f"n{len(bad)}", folder=bad)
+    with pytest.raises(ConfigError, match="already exists"):
+        dataset_register_folder(owner=staff, name="set", folder=str(allowed / "set"))
+
+
+def test_only_staff_reach_the_studio_and_its_api(client, user, staff):
+    client.force_login(user)
+    assert client.get(reverse("training")).status_code == 403
+    assert client.get(reverse("training_run_new")).status_code == 403
+    token = token_create(user=user)
+    for name in ("api_datasets", "api_training_jobs"):
+        response = client.post(reverse(name), data="{}", content_type="application/json",
+                               HTTP_AUTHORIZATION=f"Bearer {token}")
+        assert response.status_code == 403 and "staff" in response.json()["error"]
+    client.force_login(staff)
+    assert client.get(reverse("training")).status_code == 200
+
+
+def test_training_job_api_reports_config_errors(client, staff, make_image):
+    ds = dataset_create_from_archive(owner=staff, name="d",
+                                     archive=_zip({"a.png": make_image(32, 32)}))
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {token_create(user=staff)}"}
+
+    def post(body: dict) -> dict:
+        response = client.post(reverse("api_training_jobs"), data=body,
+                               content_type="application/json", **auth)
+        assert response.status_code == 400
+        return response.json()["error"]
+
+    base = {"arch": "espcn", "scale": 2, "train_dataset": ds.id}
+    assert "x5" in post({**base, "scale": 5})
+    assert "steps" in post({**base, "overrides": {"steps": 0}})
+    assert "nope" in post({**base, "overrides": {"nope": 1}})
+    assert "n9" in post({**base, "overrides": {"hparams": {"n9": 1}}})
+    assert "recipe" in post({**base, "recipe": "missing"})
+    assert "queue" in post({**base, "queue": "elsewhere"})
+    assert "train_dataset" in post({**base, "train_dataset": "unknown"})

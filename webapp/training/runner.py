@@ -1,0 +1,90 @@
+"""The `train` job kind, run inside a Celery worker: `sr_engine.train.train` with a progress
+callback that also writes the metric history of the run to the database."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sr_engine.progress import ProgressEvent
+from webapp.progress import JobProgress
+from webapp.training.models import MetricPoint, TrainingRun
+from webapp.training.services import STATE_FILE
+
+if TYPE_CHECKING:
+    from webapp.jobs.models import Job
+
+
+def _clean(metrics: dict) -> dict[str, float | None]:
+    return {k: (float(v) if v is not None and math.isfinite(v) else None)
+            for k, v in metrics.items()}
+
+
+class TrainProgress(JobProgress):
+    """JobProgress plus history: every training log line (at most one per
+    `history_interval` seconds, and always the last step) and every validation result
+    becomes a MetricPoint. Validation results are also always broadcast, never throttled."""
+
+    def __init__(self, job_id: object, run_id: object, *, history_interval: float = 0.2) -> None:
+        super().__init__(job_id)
+        self.run_id = run_id
+        self.history_interval = history_interval
+        self._last_point = 0.0
+
+    def __call__(self, event: ProgressEvent) -> None:
+        is_val = event.stage == "validating" and "psnr" in event.metrics
+        if event.stage == "training" and event.metrics:
+            now = time.monotonic()
+            last = event.total and event.current >= event.total
+            if last or now - self._last_point >= self.history_interval:
+                self._last_point = now
+                self._point(MetricPoint.Kind.TRAIN, event)
+        elif is_val:
+            self._point(MetricPoint.Kind.VAL, event)
+        if not is_val:
+            super().__call__(event)
+            return
+        self._raise_if_cancelled()
+        self._state.update(sent=time.monotonic(), stage=event.stage)
+        self.store(event)
+
+    def _point(self, kind: str, event: ProgressEvent) -> None:
+        MetricPoint.objects.create(run_id=self.run_id, kind=kind, step=event.current,
+                                   values=_clean(dict(event.metrics)), eta_s=event.eta_s,
+                                   ts=event.ts)
+        TrainingRun.objects.filter(id=self.run_id).update(step=event.current)
+
+
+def _state_step(out_dir: Path) -> int:
+    """The step a saved training state resumes from (read from its JSON header)."""
+    from sr_engine.train.state import load_state
+
+    return int(load_state(out_dir / STATE_FILE)["step"])
+
+
+def train_run(job: Job, progress: JobProgress) -> dict:
+    """Train (or resume) the run whose current job is `job`; returns the TrainResult."""
+    from sr_engine.train import TrainConfig, train
+    from webapp.training.samples import SampleWriter
+
+    run = TrainingRun.objects.get(job=job)
+    config = TrainConfig.from_dict(job.params["config"])
+    out_dir = Path(run.out_dir)
+    resume = None
+    if job.params.get("resume"):
+        resume = out_dir
+        # A worker lost after its last checkpoint logged steps the resumed run will redo.
+        step = _state_step(out_dir)
+        MetricPoint.objects.filter(run=run, step__gt=step).delete()
+        TrainingRun.objects.filter(id=run.id).update(step=step)
+    samples = SampleWriter(run, config)
+    result = train(config, progress=TrainProgress(job.id, run.id), resume=resume,
+                   on_validate=samples)
+    TrainingRun.objects.filter(id=run.id).update(step=result.steps,
+                                                 best_metrics=_clean(result.best_metrics))
+    return {"steps": result.steps, "seconds": result.seconds,
+            "best_checkpoint": str(result.best_checkpoint or ""),
+            "last_checkpoint": str(result.last_checkpoint or ""),
+            "summary": _clean(result.best_metrics)}
