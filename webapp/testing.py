@@ -1,6 +1,8 @@
 """Fixtures and helpers for the web and browser tests: a private Redis, settings pointed at
 it, a temporary media dir, and the real worker and ASGI server as child processes on the
-test database. Imported by tests/web/conftest.py and tests/e2e/conftest.py."""
+test database. Imported once by tests/conftest.py (one private Redis, worker and media dir
+per test run); tests/web and tests/e2e switch them on with an autouse fixture, the engine
+tests never do."""
 
 from __future__ import annotations
 
@@ -126,7 +128,7 @@ def media_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("media")
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="session")
 def web_settings(private_redis: PrivateRedis, media_root: Path) -> Iterator[None]:
     from webapp.celery import app
     from webapp.env import redis_url_for_celery
@@ -159,7 +161,7 @@ def weights_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def weights_env(weights_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Per test, not per session: the engine tests in the same run must not see this folder."""
     monkeypatch.setenv("SR_ENGINE_WEIGHTS", str(weights_dir))

@@ -11,11 +11,15 @@ from pathlib import Path
 import pytest
 
 from webapp import testing
-from webapp.testing import *  # noqa: F403 - the shared fixtures (pytest finds them by name)
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                   "--no-first-run", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(autouse=True)
+def web_stack(web_settings: None, weights_env: None) -> None:
+    """The shared fixtures of tests/conftest.py (private Redis, settings, weights), switched on."""
 
 
 def find_chromium() -> str | None:

@@ -11,7 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from webapp.testing import *  # noqa: F403 - the shared fixtures (pytest finds them by name)
+
+@pytest.fixture(autouse=True)
+def web_stack(web_settings: None, weights_env: None) -> None:
+    """The shared fixtures of tests/conftest.py (private Redis, settings, weights), switched on."""
 
 
 @pytest.fixture
