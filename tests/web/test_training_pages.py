@@ -1,0 +1,90 @@
+"""Staff pages of the training studio, rendered from the database (no worker): a reload
+shows the whole stored history; dataset thumbnails and degradation preview."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from PIL import Image
+
+from webapp.training.datasets import dataset_create_from_archive
+from webapp.training.models import MetricPoint
+from webapp.training.services import training_run_create
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff_client(client, django_user_model):
+    staff = django_user_model.objects.create_user("sam", password="pw-sam-12345",
+                                                  is_staff=True)
+    client.force_login(staff)
+    client.staff = staff
+    return client
+
+
+@pytest.fixture
+def dataset(staff_client, make_image):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for i in range(3):
+            zf.writestr(f"{i}.png", make_image(40, 32, seed=i))
+    return dataset_create_from_archive(owner=staff_client.staff, name="pages",
+                                       archive=SimpleUploadedFile("d.zip", buf.getvalue()))
+
+
+def test_run_page_and_status_carry_the_whole_history(staff_client, dataset):
+    run = training_run_create(owner=staff_client.staff, arch="espcn", scale=2,
+                              train_dataset=dataset, val_dataset=dataset,
+                              overrides={"steps": 100}, recipe="espcn_x2")
+    assert run.config["train"]["val_every"] == 10 and run.config["optim"]["warmup_steps"] == 10
+    for step in range(1, 101):
+        MetricPoint.objects.create(run=run, kind="train", step=step, ts=0,
+                                   values={"loss": 1 / step, "lr": 1e-3, "it/s": 5.0})
+    MetricPoint.objects.create(run=run, kind="val", step=100, ts=0,
+                               values={"psnr": 30.0, "ssim": 0.9})
+    page = staff_client.get(reverse("training_run", args=[run.id]))
+    assert page.status_code == 200
+    history = json.loads(page.content.decode().split('id="history" type="application/json">')[1]
+                         .split("</script>")[0])
+    assert len(history["train"]) == 100 and history["val"][0]["psnr"] == 30.0
+    status = staff_client.get(reverse("training_run_status", args=[run.id])).json()
+    assert status["run"]["latest"]["val"] == {"step": 100, "psnr": 30.0, "ssim": 0.9}
+    assert status["run"]["can_resume"] is False and status["run"]["checkpoints"]["best"] is None
+    response = staff_client.post(reverse("training_run_promote", args=[run.id]),
+                                 {"name": "nothing-yet", "which": "best"}, follow=True)
+    assert "no best checkpoint" in response.content.decode()
+
+
+def test_new_run_form_shows_engine_errors(staff_client, dataset):
+    response = staff_client.post(reverse("training_run_new"), {
+        "arch": "espcn", "scale": 2, "train_dataset": dataset.id, "steps": 10,
+        "patch_size": 2, "queue": "gpu"})
+    assert response.status_code == 200 and "patch_size" in response.content.decode()
+
+
+def test_dataset_page_thumbnails_and_degradation_preview(staff_client, dataset):
+    page = staff_client.get(reverse("training_dataset", args=[dataset.id]),
+                            {"scale": 2, "noise_prob": 1})
+    assert page.status_code == 200 and b"3 images" in page.content
+    thumb = staff_client.get(reverse("training_dataset_thumb", args=[dataset.id, 0]))
+    assert b"".join(thumb.streaming_content)[:4] == b"\x89PNG"
+    for kind, size in (("hr", 32), ("lr", 32), ("bicubic", 32)):
+        png = staff_client.get(reverse("training_dataset_preview", args=[dataset.id, kind]),
+                               {"scale": 2, "noise_prob": 1, "seed": 3})
+        assert png.status_code == 200
+        assert Image.open(io.BytesIO(png.content)).size == (size, size)
+    bad = staff_client.get(reverse("training_dataset_preview", args=[dataset.id, "lr"]),
+                           {"scale": 2, "noise_prob": 7})
+    assert bad.status_code == 400
+
+
+def test_studio_and_evaluations_pages_render(staff_client, dataset):
+    assert b"pages" in staff_client.get(reverse("training")).content
+    response = staff_client.get(reverse("training_evaluations"))
+    assert response.status_code == 200 and b"bicubic" in response.content
