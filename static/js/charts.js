@@ -43,8 +43,8 @@
       ctx.fillText(fmt(yv), 4, yp + 4);
     }
     ctx.stroke();
-    ctx.fillText("step " + fmt(b.x0), PAD.l, h - 6);
-    ctx.fillText(fmt(b.x1), w - PAD.r - 40, h - 6);
+    ctx.fillText("step " + Math.round(b.x0), PAD.l, h - 6);
+    ctx.fillText(String(Math.round(b.x1)), w - PAD.r - 40, h - 6);
     series.forEach(function (s) {
       ctx.strokeStyle = s.color; ctx.fillStyle = s.color; ctx.lineWidth = 1.5;
       ctx.beginPath();

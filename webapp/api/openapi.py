@@ -59,6 +59,42 @@ SCHEMAS = {
 }
 
 
+_RUN_ID = {**_JOB_ID, "description": "training job (run) id"}
+_OBJ = {"description": "JSON object", "content": {"application/json": {
+    "schema": {"type": "object"}}}}
+# Training studio (staff tokens only; others get 403). Payloads: docs/WEB.md.
+TRAINING_PATHS = {
+    "/api/v1/datasets": {
+        "get": {"summary": "Datasets", "responses": {"200": _OBJ, "403": _ERROR}},
+        "post": {"summary": "Upload a zip/tar of HR images (multipart 'name', 'archive') or "
+                            "register a server folder (JSON or form 'name', 'folder')",
+                 "responses": {"201": _OBJ, "400": _ERROR, "403": _ERROR}}},
+    "/api/v1/training-jobs": {
+        "get": {"summary": "Training runs", "responses": {"200": _OBJ, "403": _ERROR}},
+        "post": {"summary": "Queue a training run",
+                 "requestBody": {"required": True, "content": {"application/json": {
+                     "schema": {"type": "object", "required": ["arch", "scale",
+                                                                "train_dataset"],
+                                "properties": {
+                                    "arch": {"type": "string"}, "scale": {"type": "integer"},
+                                    "train_dataset": {"type": ["integer", "string"]},
+                                    "val_dataset": {"type": ["integer", "string", "null"]},
+                                    "recipe": {"type": "string"},
+                                    "overrides": {"type": "object"},
+                                    "queue": {"type": "string"}, "name": {"type": "string"}}}}}},
+                 "responses": {"201": _OBJ, "400": _ERROR, "403": _ERROR}}},
+    "/api/v1/training-jobs/{id}": {"get": {
+        "summary": "Status, step, latest metrics, checkpoints", "parameters": [_RUN_ID],
+        "responses": {"200": _OBJ, "404": _ERROR, "403": _ERROR}}},
+    **{f"/api/v1/training-jobs/{{id}}/{action}": {"post": {
+        "summary": text, "parameters": [_RUN_ID],
+        "responses": {"200": _OBJ, "201": _OBJ, "400": _ERROR, "404": _ERROR}}}
+       for action, text in (("cancel", "Cancel the current attempt"),
+                            ("resume", "Resume from the last saved state"),
+                            ("promote", "Promote the best/last checkpoint: {name, which}"))},
+}
+
+
 def openapi_schema(server: str) -> dict:
     return {
         "openapi": "3.1.0",
@@ -104,6 +140,7 @@ def openapi_schema(server: str) -> dict:
             "/api/v1/jobs/{id}/output": {"get": {
                 "summary": "Download the upscaled image", "parameters": [_JOB_ID],
                 "responses": {"200": {"description": "The image file"}, "404": _ERROR}}},
+            **TRAINING_PATHS,
             "/api/v1/models": {"get": {
                 "summary": "Models you can use", "responses": {"200": {
                     "description": "Models", "content": {"application/json": {"schema": {
