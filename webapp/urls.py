@@ -10,6 +10,7 @@ from webapp.images import views as iv
 from webapp.jobs import views as jv
 from webapp.training import api as tapi
 from webapp.training import dataset_views as tdv
+from webapp.training import eval_api as teval
 from webapp.training import views as tv
 
 urlpatterns = [
@@ -50,6 +51,8 @@ urlpatterns = [
     path("api/v1/training-jobs/<uuid:run_id>", tapi.training_job, name="api_training_job"),
     path("api/v1/training-jobs/<uuid:run_id>/<str:action>", tapi.training_job_action,
          name="api_training_job_action"),
+    path("api/v1/evaluations", teval.evaluations, name="api_evaluations"),
+    path("api/v1/evaluations/<uuid:job_id>", teval.evaluation, name="api_evaluation"),
     path("training/", tv.studio, name="training"),
     path("training/runs/new", tv.run_new, name="training_run_new"),
     path("training/runs/<uuid:run_id>/", tv.run_page, name="training_run"),

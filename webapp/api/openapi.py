@@ -86,6 +86,19 @@ TRAINING_PATHS = {
     "/api/v1/training-jobs/{id}": {"get": {
         "summary": "Status, step, latest metrics, checkpoints", "parameters": [_RUN_ID],
         "responses": {"200": _OBJ, "404": _ERROR, "403": _ERROR}}},
+    "/api/v1/evaluations": {"post": {
+        "summary": "Evaluate a catalogue model beside bicubic on datasets (PSNR/SSIM on Y)",
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["model", "scale", "datasets"], "properties": {
+                "model": {"type": "string", "description": "an id from GET /api/v1/models"},
+                "scale": {"type": "integer"},
+                "datasets": {"type": "array", "items": {"type": ["integer", "string"]}},
+                "queue": {"type": "string"}}}}}},
+        "responses": {"201": _OBJ, "400": _ERROR, "403": _ERROR}}},
+    "/api/v1/evaluations/{id}": {"get": {
+        "summary": "Status and, when done, one result per dataset beside bicubic",
+        "parameters": [{**_JOB_ID, "description": "evaluation job id"}],
+        "responses": {"200": _OBJ, "404": _ERROR, "403": _ERROR}}},
     **{f"/api/v1/training-jobs/{{id}}/{action}": {"post": {
         "summary": text, "parameters": [_RUN_ID],
         "responses": {"200": _OBJ, "201": _OBJ, "400": _ERROR, "404": _ERROR}}}

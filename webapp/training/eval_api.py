@@ -1,0 +1,48 @@
+"""API v1 for evaluation jobs (staff tokens only): queue one, read its results."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from sr_engine.errors import EngineError
+from webapp.api.auth import api_error
+from webapp.training.api import _dataset, _json_body, staff_token
+from webapp.training.evaluation import evaluation_create
+from webapp.training.selectors import evaluation_get, evaluation_payload
+
+FIELDS = {"model", "scale", "datasets", "queue"}
+
+
+@staff_token
+@require_POST
+def evaluations(request: HttpRequest) -> HttpResponse:
+    try:
+        body = _json_body(request)
+        unknown = sorted(set(body) - FIELDS)
+        if unknown:
+            raise EngineError(f"unknown field(s) {', '.join(unknown)}")
+        if not isinstance(body.get("model"), str) or not isinstance(body.get("scale"), int):
+            raise EngineError("model (string) and scale (integer) are required")
+        names = body.get("datasets")
+        if not isinstance(names, list):
+            raise EngineError("datasets: expected a list of dataset ids or names")
+        job = evaluation_create(owner=request.user, model_id=body["model"],
+                                scale=body["scale"], queue=body.get("queue"),
+                                datasets=[_dataset(d, "datasets") for d in names])
+    except EngineError as exc:
+        return api_error(400, str(exc))
+    url = request.build_absolute_uri(reverse("api_evaluation", args=[job.id]))
+    return JsonResponse({"id": str(job.id), "status": job.status, "url": url}, status=201)
+
+
+@staff_token
+@require_GET
+def evaluation(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+    job = evaluation_get(job_id)
+    if job is None:
+        return api_error(404, "no such evaluation job")
+    return JsonResponse(evaluation_payload(job))
