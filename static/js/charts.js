@@ -21,6 +21,7 @@
       });
     });
     if (b.x0 === Infinity) return null;
+    b.last = b.x1;  // before the padding below
     if (b.x1 === b.x0) b.x1 = b.x0 + 1;
     if (b.y1 === b.y0) { var d = Math.abs(b.y0) * 0.05 || 1; b.y0 -= d; b.y1 += d; }
     return b;
@@ -31,7 +32,9 @@
     ctx.clearRect(0, 0, w, h);
     ctx.font = "11px sans-serif"; ctx.fillStyle = "#555"; ctx.strokeStyle = "#ccc";
     var b = bounds(series);
+    // Chart state for tests and scripts: how many points, and the last x drawn.
     canvas.dataset.points = series.reduce(function (n, s) { return n + s.points.length; }, 0);
+    canvas.dataset.lastX = b ? b.last : "";
     if (!b) { ctx.fillText("no data yet", w / 2 - 30, h / 2); return; }
     var pw = w - PAD.l - PAD.r, ph = h - PAD.t - PAD.b;
     var X = function (x) { return PAD.l + (x - b.x0) / (b.x1 - b.x0) * pw; };
