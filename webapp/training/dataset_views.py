@@ -6,14 +6,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib import messages
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from sr_engine.errors import EngineError
 from webapp.training.access import staff_required
 from webapp.training.archives import ArchiveRejected
 from webapp.training.datasets import dataset_create_from_archive, dataset_register_folder
+from webapp.training.deletion import dataset_delete
 from webapp.training.forms import DatasetFolderForm, DatasetUploadForm, PreviewForm
 from webapp.training.samples import dataset_preview
 from webapp.training.selectors import dataset_get
@@ -88,3 +90,16 @@ def dataset_preview_image(request: HttpRequest, dataset_id: int, kind: str) -> H
     except EngineError as exc:
         return HttpResponse(str(exc), status=400, content_type="text/plain")
     return HttpResponse(views[kind], content_type="image/png")
+
+
+@staff_required
+@require_POST
+def dataset_remove(request: HttpRequest, dataset_id: int) -> HttpResponse:
+    dataset = _dataset_or_404(dataset_id)
+    try:
+        dataset_delete(dataset=dataset)
+    except EngineError as exc:
+        messages.error(request, str(exc))
+        return redirect("training_dataset", dataset_id=dataset_id)
+    messages.success(request, f"dataset {dataset.name} deleted")
+    return redirect("training")

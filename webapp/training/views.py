@@ -13,9 +13,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from sr_engine.errors import EngineError
 from webapp.training.access import staff_required
+from webapp.training.deletion import promoted_model_delete
 from webapp.training.evaluation import evaluation_create
 from webapp.training.forms import EvaluationForm, PromoteForm, TrainingRunForm
-from webapp.training.models import Dataset
+from webapp.training.models import Dataset, PromotedModel
 from webapp.training.samples import SAMPLE_KINDS, samples_dir
 from webapp.training.selectors import (
     eval_table,
@@ -140,3 +141,18 @@ def evaluations(request: HttpRequest) -> HttpResponse:
         else:
             return redirect("job", job_id=job.id)
     return render(request, "training/evaluations.html", {"form": form, "table": eval_table()})
+
+
+@staff_required
+@require_POST
+def promoted_remove(request: HttpRequest, name: str) -> HttpResponse:
+    model = PromotedModel.objects.filter(name=name).first()
+    if model is None:
+        raise Http404("no such promoted model")
+    try:
+        promoted_model_delete(model=model)
+    except EngineError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"model {name} deleted (its weights file too)")
+    return redirect("training")
