@@ -70,7 +70,9 @@ def _wait(page, predicate, what: str, timeout: float = 60) -> None:
         page.wait_for_timeout(100)
 
 
-def test_staff_train_watch_cancel_resume_promote(live_asgi, tess, browser, tmp_path):
+def test_staff_train_watch_cancel_resume_promote(chromium_path, live_asgi, tess, browser,
+                                                 tmp_path):
+    # chromium_path first: without Chromium the test skips before starting the servers.
     base = live_asgi
     page = browser.new_page()
     page.set_default_timeout(60_000)
