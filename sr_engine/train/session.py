@@ -149,12 +149,26 @@ def build_session(config: TrainConfig, resume: Path | None = None) -> Session:
 
 
 def _init_from(model: nn.Module, path: Path, cfg: TrainConfig, hparams: dict[str, Any]) -> None:
-    """Start from a trained checkpoint of the same model (e.g. SRGAN from SRResNet)."""
+    """Start from a trained checkpoint of the same arch and hparams (SRGAN from SRResNet).
+
+    The checkpoint may be of another scale (x3 or x4 fine-tuned from x2): tensors whose
+    shape depends on the scale (FSRCNN's deconvolution, ESPCN's last conv) keep their fresh
+    init, every other one is copied. Same-scale checkpoints must match tensor for tensor.
+    """
     trained, meta = load_checkpoint(path)
-    if (meta.arch, meta.scale, meta.hparams) != (cfg.model.arch, cfg.model.scale, hparams):
+    if (meta.arch, meta.hparams) != (cfg.model.arch, hparams):
         raise ConfigError(f"model.init {path.name} is {meta.arch} x{meta.scale} {meta.hparams}, "
                           f"not {cfg.model.arch} x{cfg.model.scale} {hparams}")
-    model.load_state_dict(trained.state_dict())
+    weights = trained.state_dict()
+    if meta.scale == cfg.model.scale:
+        model.load_state_dict(weights)
+        return
+    ours = model.state_dict()
+    shared = {k: v for k, v in weights.items() if k in ours and ours[k].shape == v.shape}
+    if not shared:
+        raise ConfigError(f"model.init {path.name} (x{meta.scale}) shares no tensor with "
+                          f"{cfg.model.arch} x{cfg.model.scale}")
+    model.load_state_dict(shared, strict=False)
 
 
 def _criterion(cfg: TrainConfig) -> ContentLoss:

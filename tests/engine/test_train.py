@@ -177,3 +177,16 @@ def test_init_from_a_checkpoint(data, tmp_path: Path) -> None:
     wider = _config(data, tmp_path / "third", init, "model.hparams={n1 = 16, n2 = 8}")
     with pytest.raises(ConfigError, match="model.init"):
         build_session(wider)
+
+
+def test_init_from_another_scale_copies_the_shared_tensors(data, tmp_path: Path) -> None:
+    """x3 fine-tuned from x2: all but the scale-dependent last conv (s^2 outputs) copied."""
+    first = train(_config(data, tmp_path / "x2", "train.steps=2", "optim.warmup_steps=0"))
+    init = f'model.init="{first.last_checkpoint}"'
+    session = build_session(_config(data, tmp_path / "x3", init, "model.scale=3"))
+    trained = load_checkpoint(first.last_checkpoint)[0].state_dict()
+    ours = session.model.state_dict()
+    same = {k for k, v in trained.items() if ours[k].shape == v.shape}
+    assert same == set(trained) - {"body.4.weight", "body.4.bias"}
+    assert all(torch.equal(ours[k], trained[k]) for k in same)
+    assert ours["body.4.weight"].shape[0] == 9
