@@ -12,8 +12,10 @@ from PIL import Image
 
 from sr_engine.color import rgb_to_y
 from sr_engine.data.datasets import MARGIN, PatchSampler, data_fingerprint
+from sr_engine.data.io import load_image
 from sr_engine.degrade import Degradation, imresize, quantize
 from sr_engine.errors import ConfigError, ImageError
+from sr_engine.evaluate import levels8, protocol_lr
 
 
 def _write(path: Path, h: int, w: int, seed: int, mode: str = "RGB") -> Path:
@@ -63,6 +65,23 @@ def test_lr_is_aligned_bicubic_of_hr(folders) -> None:
     again = quantize(imresize(hr, 0.5))
     inner = (..., slice(MARGIN, -MARGIN), slice(MARGIN, -MARGIN))
     assert torch.allclose(lr[inner], again[inner], atol=1.01 / 255)
+
+
+def test_patch_pair_is_the_protocol_pair_of_the_whole_image(tmp_path: Path) -> None:
+    """An image exactly one crop in size leaves the sampler no choice of place: its (LR, HR)
+    must be the evaluation protocol's whole-image LR and Y, cropped, bit for bit (x3)."""
+    scale, p = 3, 9
+    side = (p + 2 * MARGIN) * scale
+    _write(tmp_path / "one" / "img.png", side, side, 7)
+    sampler = PatchSampler([tmp_path / "one"], scale=scale, patch_size=p, color="y",
+                           flips=False, rot90=False)
+    lr, hr = sampler.batch(2)
+    whole = levels8(load_image(tmp_path / "one" / "img.png"))
+    want_lr = rgb_to_y(protocol_lr(whole, scale))[..., MARGIN:MARGIN + p, MARGIN:MARGIN + p]
+    cut = slice(MARGIN * scale, (MARGIN + p) * scale)
+    want_hr = rgb_to_y(whole / 255.0)[..., cut, cut].float()
+    assert torch.allclose(lr, want_lr.expand_as(lr), atol=1e-6)
+    assert torch.allclose(hr, want_hr.expand_as(hr), atol=1e-6)
 
 
 def test_y_patches_are_y_of_rgb_patches(folders) -> None:
