@@ -176,6 +176,18 @@ def test_fsrcnn_deconv_geometry(scale: int) -> None:
     assert 1 <= deconv_reach(scale) <= 2
 
 
+def test_fsrcnn_starts_from_the_papers_init() -> None:
+    """Deconvolution std 0.001 and zero biases: a fresh FSRCNN outputs almost nothing,
+    instead of the loud noise of PyTorch's default deconvolution init."""
+    torch.manual_seed(0)
+    model = create_model("fsrcnn", scale=3)
+    assert model.deconv.weight.std().item() == pytest.approx(1e-3, rel=0.05)
+    assert all(not p.any() for name, p in model.named_parameters() if name.endswith("bias"))
+    first = model.body[0].weight  # He Gaussian, fan-out 56 * 5 * 5
+    assert first.std().item() == pytest.approx((2 / (56 * 25)) ** 0.5, rel=0.1)
+    assert model(torch.rand(1, 1, 12, 12)).abs().max().item() < 0.05
+
+
 @pytest.mark.parametrize(("h", "w"), [(16, 16), (40, 24), (96, 96)])
 def test_discriminator_gives_one_logit_per_image(h: int, w: int) -> None:
     spec = get_spec("srgan_discriminator")

@@ -94,7 +94,10 @@ def test_models_and_inspect(espcn_ckpt, capsys, monkeypatch):
     assert (meta["arch"], meta["scale"], meta["step"]) == ("espcn", 2, 3)
 
 
-def test_benchmark_writes_both_tables(tmp_path, hr_dir, espcn_ckpt):
+def test_benchmark_writes_both_tables(tmp_path, hr_dir, espcn_ckpt, monkeypatch):
+    # an empty zoo, so that the bare id "espcn" has no weights whatever has been shipped
+    monkeypatch.setattr("sr_engine.zoo.SHIPPED_WEIGHTS", tmp_path / "no_weights")
+    monkeypatch.delenv("SR_ENGINE_WEIGHTS", raising=False)
     out = tmp_path / "bench.md"
     assert main(["-q", "benchmark", "--models", "bicubic", "espcn", str(espcn_ckpt),
                  "--scales", "2", "--data", str(hr_dir), "--precisions", "fp32",
