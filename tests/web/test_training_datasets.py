@@ -119,6 +119,24 @@ def test_folder_registration_is_limited_to_the_allowed_roots(staff, tmp_path, ma
         dataset_register_folder(owner=staff, name="set", folder=str(allowed / "set"))
 
 
+def test_a_folder_with_an_unreadable_image_is_refused_by_name(staff, tmp_path, make_image):
+    folder = tmp_path / "set"
+    folder.mkdir()
+    (folder / "good.png").write_bytes(make_image(32, 32))
+    (folder / "broken.png").write_bytes(b"not an image")
+    with override_settings(SR_DATASET_ROOTS=[tmp_path.resolve()]), \
+            pytest.raises(ConfigError, match="broken.png is not a readable image"):
+        dataset_register_folder(owner=staff, name="broken", folder=str(folder))
+    assert not Dataset.objects.filter(name="broken").exists()
+
+
+def test_dataset_api_refuses_a_body_that_is_not_json(client, staff):
+    response = client.post(reverse("api_datasets"), data="{not json",
+                           content_type="application/json",
+                           HTTP_AUTHORIZATION=f"Bearer {token_create(user=staff)}")
+    assert response.status_code == 400 and "not JSON" in response.json()["error"]
+
+
 def test_only_staff_reach_the_studio_and_its_api(client, user, staff):
     client.force_login(user)
     assert client.get(reverse("training")).status_code == 403

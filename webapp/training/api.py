@@ -60,8 +60,8 @@ def datasets(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         return JsonResponse({"datasets": [dataset_payload(d) for d in Dataset.objects.all()]})
     is_json = request.content_type == "application/json"
-    data = _json_body(request) if is_json else request.POST
     try:
+        data = _json_body(request) if is_json else request.POST
         if not is_json and "archive" in request.FILES:
             dataset = dataset_create_from_archive(owner=request.user, name=data.get("name", ""),
                                                   archive=request.FILES["archive"])

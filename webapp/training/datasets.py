@@ -115,9 +115,13 @@ def _scan(dataset: Dataset, key: str) -> None:
     for path in files:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
-                widths.append(im.width)
-                heights.append(im.height)
+            try:
+                with Image.open(path) as im:
+                    widths.append(im.width)
+                    heights.append(im.height)
+            except (OSError, Image.DecompressionBombError):
+                raise ConfigError(f"folder: {path.relative_to(root)} is not a readable "
+                                  "image") from None
     dataset.image_count = len(files)
     dataset.top_level_count = sum(1 for p in files if p.parent == root)
     dataset.total_bytes = sum(p.stat().st_size for p in files)
@@ -132,10 +136,13 @@ def _thumbnails(files: list[Path], folder: Path) -> list[str]:
     media = Path(settings.MEDIA_ROOT)
     out = []
     for i, path in enumerate(files):
-        with Image.open(path) as im:
-            im = im.convert("RGB")
-            im.thumbnail((THUMB_SIZE, THUMB_SIZE))
-            target = folder / f"{i:02d}.png"
-            im.save(target)
+        try:
+            with Image.open(path) as im:
+                thumb = im.convert("RGB")
+        except OSError:  # a header that reads but pixels that do not (truncated file)
+            raise ConfigError(f"folder: {path.name} is not a readable image") from None
+        thumb.thumbnail((THUMB_SIZE, THUMB_SIZE))
+        target = folder / f"{i:02d}.png"
+        thumb.save(target)
         out.append(str(target.relative_to(media)))
     return out
