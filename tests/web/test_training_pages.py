@@ -61,6 +61,24 @@ def test_run_page_and_status_carry_the_whole_history(staff_client, dataset):
     assert "no best checkpoint" in response.content.decode()
 
 
+def test_promoting_an_unreadable_checkpoint_leaves_no_model_behind(staff_client, dataset):
+    from pathlib import Path
+
+    from webapp.training.models import PromotedModel
+    from webapp.training.services import promoted_root
+
+    run = training_run_create(owner=staff_client.staff, arch="espcn", scale=2,
+                              train_dataset=dataset, val_dataset=dataset,
+                              overrides={"steps": 100}, recipe="espcn_x2")
+    Path(run.out_dir).mkdir(parents=True, exist_ok=True)
+    (Path(run.out_dir) / "best.safetensors").write_bytes(b"not a checkpoint")
+    response = staff_client.post(reverse("training_run_promote", args=[run.id]),
+                                 {"name": "garbled", "which": "best"}, follow=True)
+    assert "not a readable safetensors file" in response.content.decode()
+    assert not PromotedModel.objects.filter(name="garbled").exists()
+    assert not list(promoted_root().glob("*garbled*"))
+
+
 def test_new_run_form_shows_engine_errors(staff_client, dataset):
     response = staff_client.post(reverse("training_run_new"), {
         "arch": "espcn", "scale": 2, "train_dataset": dataset.id, "steps": 10,

@@ -3,8 +3,10 @@ resume, record progress, promote a checkpoint to a named model."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import tempfile
 import uuid
 from pathlib import Path
 from typing import Any
@@ -120,11 +122,27 @@ def model_promote(*, run: TrainingRun, name: str, user: AbstractBaseUser,
     source = run_checkpoints(run)[which]
     if source is None:
         raise ConfigError(f"the run has no {which} checkpoint (yet)")
+    meta = read_meta(source)
     target = promoted_root() / f"{name}.safetensors"
+    _copy_atomic(source, target)
+    try:
+        return PromotedModel.objects.create(
+            name=name, run=run, path=str(target), arch=meta.arch, scale=meta.scale,
+            step=meta.step, metrics=dict(meta.metrics), recipe=dict(meta.recipe or {}),
+            created_by=user)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+
+
+def _copy_atomic(source: Path, target: Path) -> None:
+    """Copy through a temp file beside `target`: a worker never sees half a checkpoint."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, target)
-    meta = read_meta(target)
-    return PromotedModel.objects.create(
-        name=name, run=run, path=str(target), arch=meta.arch, scale=meta.scale,
-        step=meta.step, metrics=dict(meta.metrics), recipe=dict(meta.recipe or {}),
-        created_by=user)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    os.close(fd)
+    try:
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
