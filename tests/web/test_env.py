@@ -56,6 +56,7 @@ def test_unix_redis_url_is_spelled_for_kombu():
     ("DATABASE_URL", "mysql://db/x"), ("REDIS_URL", "redis://"), ("SECRET_KEY", "short"),
     ("SECRET_KEY", "change-me-change-me-change-me-change-me-change-me"),
     ("SR_DEVICE", "tpu"), ("SR_MAX_PIXELS", "lots"), ("DEBUG", "perhaps"),
+    ("LOG_LEVEL", "chatty"),
 ])
 def test_settings_module_fails_loudly_on_bad_values(monkeypatch, name, value):
     import subprocess
