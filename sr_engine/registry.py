@@ -27,7 +27,9 @@ class ArchSpec:
 
     `halo(scale, hparams)` is the receptive-field radius in LR pixels: an output pixel
     depends on LR pixels at most that far away (tiles overlap by at least this much).
-    `size_multiple`/`min_size` constrain the LR input (h, w).
+    `size_multiple`/`min_size` constrain the LR input (h, w). `scale_specific` lists
+    state-dict key prefixes whose meaning depends on the scale even where their shape does
+    not (FSRCNN's stride-s deconvolution): fine-tuning from another scale leaves them fresh.
     """
 
     id: str
@@ -45,6 +47,7 @@ class ArchSpec:
     min_size: int = 1
     description: str = ""
     paper: str = ""
+    scale_specific: tuple[str, ...] = ()
 
     @property
     def channels(self) -> int:

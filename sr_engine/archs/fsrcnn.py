@@ -82,6 +82,7 @@ SPEC = ArchSpec(
     input_space="lr",
     halo=_halo,
     defaults={"d": 56, "s": 12, "m": 4},
+    scale_specific=("deconv.",),  # same 9x9 shape at every stride, another filter bank
     description="Fast SRCNN 56-12-4: LR-space mapping, final 9x9 deconvolution (~12K params).",
     paper="Dong, Loy, Tang. Accelerating the Super-Resolution Convolutional Neural Network. "
           "ECCV 2016",

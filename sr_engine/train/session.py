@@ -152,8 +152,9 @@ def _init_from(model: nn.Module, path: Path, cfg: TrainConfig, hparams: dict[str
     """Start from a trained checkpoint of the same arch and hparams (SRGAN from SRResNet).
 
     The checkpoint may be of another scale (x3 or x4 fine-tuned from x2): tensors whose
-    shape depends on the scale (FSRCNN's deconvolution, ESPCN's last conv) keep their fresh
-    init, every other one is copied. Same-scale checkpoints must match tensor for tensor.
+    shape depends on the scale (ESPCN's last conv) or that the arch declares
+    `scale_specific` (FSRCNN's deconvolution) keep their fresh init, every other one is
+    copied. Same-scale checkpoints must match tensor for tensor.
     """
     trained, meta = load_checkpoint(path)
     if (meta.arch, meta.hparams) != (cfg.model.arch, hparams):
@@ -163,8 +164,9 @@ def _init_from(model: nn.Module, path: Path, cfg: TrainConfig, hparams: dict[str
     if meta.scale == cfg.model.scale:
         model.load_state_dict(weights)
         return
-    ours = model.state_dict()
-    shared = {k: v for k, v in weights.items() if k in ours and ours[k].shape == v.shape}
+    ours, fresh = model.state_dict(), get_spec(meta.arch).scale_specific
+    shared = {k: v for k, v in weights.items()
+              if k in ours and ours[k].shape == v.shape and not k.startswith(fresh)}
     if not shared:
         raise ConfigError(f"model.init {path.name} (x{meta.scale}) shares no tensor with "
                           f"{cfg.model.arch} x{cfg.model.scale}")

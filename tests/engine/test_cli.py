@@ -68,6 +68,9 @@ def test_upscale_folder_with_checkpoint(tmp_path, hr_dir, espcn_ckpt):
 ])
 def test_errors_are_one_line_and_nonzero(tmp_path, capsys, monkeypatch, argv, needle):
     monkeypatch.chdir(tmp_path)
+    # an empty zoo: "espcn" x3 must lack weights whatever has been shipped
+    monkeypatch.setattr("sr_engine.zoo.SHIPPED_WEIGHTS", tmp_path / "no_weights")
+    monkeypatch.delenv("SR_ENGINE_WEIGHTS", raising=False)
     src = _png(tmp_path / "in.png", 8, 8)
     rc = main(["-q", *[a.replace("{src}", str(src)) for a in argv]])
     err = capsys.readouterr().err.strip()

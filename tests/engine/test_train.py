@@ -15,6 +15,7 @@ from safetensors.torch import save_file
 from sr_engine.checkpoint import load_checkpoint
 from sr_engine.errors import Cancelled, ConfigError
 from sr_engine.progress import ProgressEvent
+from sr_engine.registry import create_model
 from sr_engine.train import TrainConfig, train
 from sr_engine.train.config import OptimSection
 from sr_engine.train.optim import lr_at
@@ -190,3 +191,20 @@ def test_init_from_another_scale_copies_the_shared_tensors(data, tmp_path: Path)
     assert same == set(trained) - {"body.4.weight", "body.4.bias"}
     assert all(torch.equal(ours[k], trained[k]) for k in same)
     assert ours["body.4.weight"].shape[0] == 9
+
+
+def test_fsrcnn_from_another_scale_keeps_a_fresh_deconvolution(data, tmp_path: Path) -> None:
+    """FSRCNN's deconvolution has the same shape at every scale but is another filter bank:
+    an x3 run started from x2 copies the body and leaves the deconvolution at its init."""
+    tiny = ("model.arch='fsrcnn'", "model.hparams={d = 8, s = 4, m = 1}")
+    first = train(_config(data, tmp_path / "x2", *tiny, "train.steps=2",
+                          "optim.warmup_steps=0"))
+    init = f'model.init="{first.last_checkpoint}"'
+    torch.manual_seed(0)
+    fresh = create_model("fsrcnn", scale=3, d=8, s=4, m=1).state_dict()
+    ours = build_session(_config(data, tmp_path / "x3", *tiny, init,
+                                 "model.scale=3")).model.state_dict()
+    trained = load_checkpoint(first.last_checkpoint)[0].state_dict()
+    for key, value in trained.items():
+        expected = fresh[key] if key.startswith("deconv.") else value
+        assert torch.equal(ours[key], expected), key
