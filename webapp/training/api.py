@@ -24,6 +24,9 @@ from webapp.training.services import (
     training_run_resume,
 )
 
+TRAINING_JOB_FIELDS = {"arch", "scale", "train_dataset", "val_dataset", "recipe", "overrides",
+                       "queue", "name"}
+
 
 def staff_token(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     @token_required
@@ -36,17 +39,23 @@ def staff_token(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
     return wrapper
 
 
-def _json_body(request: HttpRequest) -> dict:
+def json_body(request: HttpRequest, *, fields: set[str] | None = None) -> dict:
+    """The request's JSON object; EngineError when it is not one, or (given `fields`) when
+    it has a key outside them."""
     try:
         body = json.loads(request.body or b"{}")
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise EngineError(f"body: not JSON ({exc})") from None
     if not isinstance(body, dict):
         raise EngineError("body: expected a JSON object")
+    unknown = sorted(set(body) - fields) if fields is not None else []
+    if unknown:
+        raise EngineError(f"unknown field(s) {', '.join(unknown)}")
     return body
 
 
-def _dataset(value: object, field: str) -> Dataset:
+def dataset_lookup(value: object, field: str) -> Dataset:
+    """A dataset by id (an integer) or name; EngineError naming `field` when there is none."""
     found = Dataset.objects.filter(**({"id": value} if isinstance(value, int)
                                       else {"name": str(value)})).first()
     if found is None:
@@ -61,7 +70,7 @@ def datasets(request: HttpRequest) -> HttpResponse:
         return JsonResponse({"datasets": [dataset_payload(d) for d in Dataset.objects.all()]})
     is_json = request.content_type == "application/json"
     try:
-        data = _json_body(request) if is_json else request.POST
+        data = json_body(request) if is_json else request.POST
         if not is_json and "archive" in request.FILES:
             dataset = dataset_create_from_archive(owner=request.user, name=data.get("name", ""),
                                                   archive=request.FILES["archive"])
@@ -81,11 +90,7 @@ def training_jobs(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         return JsonResponse({"training_jobs": [run_payload(r) for r in run_list()[:50]]})
     try:
-        body = _json_body(request)
-        unknown = sorted(set(body) - {"arch", "scale", "train_dataset", "val_dataset",
-                                      "recipe", "overrides", "queue", "name"})
-        if unknown:
-            raise EngineError(f"unknown field(s) {', '.join(unknown)}")
+        body = json_body(request, fields=TRAINING_JOB_FIELDS)
         if not isinstance(body.get("arch"), str) or not isinstance(body.get("scale"), int):
             raise EngineError("arch (string) and scale (integer) are required")
         overrides = body.get("overrides") or {}
@@ -94,8 +99,8 @@ def training_jobs(request: HttpRequest) -> HttpResponse:
         val = body.get("val_dataset")
         run = training_run_create(
             owner=request.user, arch=body["arch"], scale=body["scale"],
-            train_dataset=_dataset(body.get("train_dataset"), "train_dataset"),
-            val_dataset=_dataset(val, "val_dataset") if val is not None else None,
+            train_dataset=dataset_lookup(body.get("train_dataset"), "train_dataset"),
+            val_dataset=dataset_lookup(val, "val_dataset") if val is not None else None,
             recipe=str(body.get("recipe") or ""), overrides=overrides,
             queue=body.get("queue"), name=str(body.get("name") or ""))
     except EngineError as exc:
@@ -129,7 +134,7 @@ def training_job_action(request: HttpRequest, run_id: uuid.UUID, action: str) ->
         elif action == "resume":
             run = training_run_resume(run=run, user=request.user)
         elif action == "promote":
-            body = _json_body(request)
+            body = json_body(request)
             model = model_promote(run=run, user=request.user, name=str(body.get("name", "")),
                                   which=str(body.get("which", "best")))
             return JsonResponse({"model": model.name, "arch": model.arch, "scale": model.scale,

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from sr_engine.errors import EngineError
 from webapp.api.auth import api_error
-from webapp.training.api import _dataset, _json_body, staff_token
+from webapp.training.api import dataset_lookup, json_body, staff_token
 from webapp.training.evaluation import evaluation_create
 from webapp.training.selectors import evaluation_get, evaluation_payload
 
@@ -21,10 +21,7 @@ FIELDS = {"model", "scale", "datasets", "queue"}
 @require_POST
 def evaluations(request: HttpRequest) -> HttpResponse:
     try:
-        body = _json_body(request)
-        unknown = sorted(set(body) - FIELDS)
-        if unknown:
-            raise EngineError(f"unknown field(s) {', '.join(unknown)}")
+        body = json_body(request, fields=FIELDS)
         if not isinstance(body.get("model"), str) or not isinstance(body.get("scale"), int):
             raise EngineError("model (string) and scale (integer) are required")
         names = body.get("datasets")
@@ -32,7 +29,7 @@ def evaluations(request: HttpRequest) -> HttpResponse:
             raise EngineError("datasets: expected a list of dataset ids or names")
         job = evaluation_create(owner=request.user, model_id=body["model"],
                                 scale=body["scale"], queue=body.get("queue"),
-                                datasets=[_dataset(d, "datasets") for d in names])
+                                datasets=[dataset_lookup(d, "datasets") for d in names])
     except EngineError as exc:
         return api_error(400, str(exc))
     url = request.build_absolute_uri(reverse("api_evaluation", args=[job.id]))
