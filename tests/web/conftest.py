@@ -56,6 +56,19 @@ def other_user(django_user_model: type) -> object:
 
 
 @pytest.fixture
+def staff(django_user_model: type) -> object:
+    return django_user_model.objects.create_user("sam", password="pw-sam-12345", is_staff=True)
+
+
+@pytest.fixture
+def staff_client(client: object, staff: object) -> object:
+    """A test client logged in as `staff` (also reachable as `staff_client.staff`)."""
+    client.force_login(staff)
+    client.staff = staff
+    return client
+
+
+@pytest.fixture
 def wait_job() -> object:
     """wait_job(job_id) -> the Job once it reaches a terminal state."""
     return _wait_for_job

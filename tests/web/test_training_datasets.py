@@ -22,11 +22,6 @@ from webapp.training.models import Dataset
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def staff(django_user_model):
-    return django_user_model.objects.create_user("sam", password="pw-sam-12345", is_staff=True)
-
-
 def _zip(members: dict[str, bytes], **kwargs) -> SimpleUploadedFile:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", **kwargs) as zf:
@@ -169,3 +164,4 @@ def test_training_job_api_reports_config_errors(client, staff, make_image):
     assert "recipe" in post({**base, "recipe": "missing"})
     assert "queue" in post({**base, "queue": "elsewhere"})
     assert "train_dataset" in post({**base, "train_dataset": "unknown"})
+    assert "unknown field(s) bogus" in post({**base, "bogus": 1})

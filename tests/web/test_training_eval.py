@@ -22,11 +22,6 @@ ROW_RE = re.compile(r'<tr data-model="([^"]+)" data-dataset="([^"]+)" data-scale
 
 
 @pytest.fixture
-def staff(django_user_model):
-    return django_user_model.objects.create_user("sam", password="pw-sam-12345", is_staff=True)
-
-
-@pytest.fixture
 def staff_client(client, staff):
     client.force_login(staff)
     return client

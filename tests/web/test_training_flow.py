@@ -19,11 +19,6 @@ TINY = {"hparams": {"n1": 8, "n2": 8}, "batch_size": 4, "patch_size": 8, "lr": 1
 
 
 @pytest.fixture
-def staff(django_user_model):
-    return django_user_model.objects.create_user("sam", password="pw-sam-12345", is_staff=True)
-
-
-@pytest.fixture
 def api(client, staff):
     auth = {"HTTP_AUTHORIZATION": f"Bearer {token_create(user=staff)}"}
 

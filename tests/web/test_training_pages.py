@@ -20,15 +20,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def staff_client(client, django_user_model):
-    staff = django_user_model.objects.create_user("sam", password="pw-sam-12345",
-                                                  is_staff=True)
-    client.force_login(staff)
-    client.staff = staff
-    return client
-
-
-@pytest.fixture
 def dataset(staff_client, make_image):
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
