@@ -3,7 +3,6 @@ PSNR/SSIM (against the reference, else the engine's self-check) for one Result."
 
 from __future__ import annotations
 
-import math
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,6 +15,7 @@ from sr_engine.progress import emit
 from webapp.images.catalog import BICUBIC
 from webapp.images.models import Result
 from webapp.images.services import output_suffix
+from webapp.jobs.runners import json_float
 
 if TYPE_CHECKING:
     from sr_engine.zoo import LoadedModel
@@ -53,7 +53,7 @@ def _floats(metrics: dict) -> dict[str, float | None]:
     out: dict[str, float | None] = {}
     for key, value in metrics.items():
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            out[key] = float(value) if math.isfinite(value) else None
+            out[key] = json_float(value)
     return out
 
 

@@ -8,6 +8,7 @@ the web process never imports the heavy runner modules.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -34,3 +35,8 @@ def get_runner(kind: str) -> Runner:
         return import_string(_RUNNERS[kind])
     except KeyError:
         raise LookupError(f"no runner registered for job kind {kind!r}") from None
+
+
+def json_float(value: float | None) -> float | None:
+    """A metric as JSON allows it: NaN and infinities (identical images give inf dB) are None."""
+    return float(value) if value is not None and math.isfinite(value) else None

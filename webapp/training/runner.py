@@ -3,12 +3,12 @@ callback that also writes the metric history of the run to the database."""
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sr_engine.progress import ProgressEvent
+from webapp.jobs.runners import json_float
 from webapp.progress import JobProgress
 from webapp.training.models import MetricPoint, TrainingRun
 from webapp.training.services import STATE_FILE
@@ -18,8 +18,7 @@ if TYPE_CHECKING:
 
 
 def _clean(metrics: dict) -> dict[str, float | None]:
-    return {k: (float(v) if v is not None and math.isfinite(v) else None)
-            for k, v in metrics.items()}
+    return {k: json_float(v) for k, v in metrics.items()}
 
 
 class TrainProgress(JobProgress):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import uuid
 from collections import defaultdict
 
@@ -10,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
 from webapp.jobs.models import Job
+from webapp.jobs.runners import json_float
 from webapp.jobs.selectors import job_payload
 from webapp.training.models import Dataset, EvalResult, MetricPoint, PromotedModel, TrainingRun
 from webapp.training.services import run_checkpoints, training_run_can_resume
@@ -99,19 +99,15 @@ def evaluation_get(job_id: uuid.UUID | str) -> Job | None:
         return None
 
 
-def _finite(value: float | None) -> float | None:
-    # inf dB (identical images) is not JSON: report it as null.
-    return value if value is None or math.isfinite(value) else None
-
-
 def evaluation_payload(job: Job) -> dict:
     """The API's view of an evaluation job: what it measures and, once done, one row per
     dataset (model and bicubic side by side)."""
     names = dict(Dataset.objects.filter(id__in=job.params["datasets"])
                  .values_list("id", "name"))
     results = [{"dataset": r.dataset.name, "scale": r.scale, "images": r.n_images,
-                "psnr": _finite(r.psnr), "ssim": _finite(r.ssim),
-                "bicubic_psnr": _finite(r.bicubic_psnr), "bicubic_ssim": _finite(r.bicubic_ssim)}
+                "psnr": json_float(r.psnr), "ssim": json_float(r.ssim),
+                "bicubic_psnr": json_float(r.bicubic_psnr),
+                "bicubic_ssim": json_float(r.bicubic_ssim)}
                for r in job.eval_results.select_related("dataset").order_by("dataset__name")]
     return {"id": str(job.id), "status": job.status, "model": job.params["model"],
             "scale": job.params["scale"],
