@@ -1,4 +1,5 @@
-"""`sr-engine` / `python -m sr_engine`: upscale, train, evaluate, benchmark, models, inspect.
+"""`sr-engine` / `python -m sr_engine`: upscale, train, evaluate, benchmark, ship, models,
+inspect.
 
 Thin: parse arguments, build the engine's config objects, call engine functions, print.
 Every error the engine raises on purpose ends the command with one line and exit status 2.

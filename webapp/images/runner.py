@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 BROWSER_SUFFIXES = {"png", "jpg", "jpeg", "webp", "bmp"}
 
 # Loaded models stay in the worker process: loading weights costs more than a small image.
-# A checkpoint path is keyed with its file's mtime and size too: a promoted model that was
+# A checkpoint path is keyed with its file's mtime, size and inode too: a promoted model that was
 # deleted and promoted again under the same name has new weights at the same path.
 _MODEL_CACHE: dict[tuple[str, int, str], tuple[tuple[int, ...] | None, LoadedModel]] = {}
 
