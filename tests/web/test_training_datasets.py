@@ -125,11 +125,18 @@ def test_a_folder_with_an_unreadable_image_is_refused_by_name(staff, tmp_path, m
     assert not Dataset.objects.filter(name="broken").exists()
 
 
-def test_dataset_api_refuses_a_body_that_is_not_json(client, staff):
-    response = client.post(reverse("api_datasets"), data="{not json",
-                           content_type="application/json",
-                           HTTP_AUTHORIZATION=f"Bearer {token_create(user=staff)}")
-    assert response.status_code == 400 and "not JSON" in response.json()["error"]
+@pytest.mark.parametrize(("body", "message"), [
+    ("{not json", "not JSON"),
+    ('{"name": 5, "folder": "relative"}', "absolute path"),
+    ('{"name": "n", "folder": 7}', "absolute path"),
+    ('{"name": "n", "folder": "/tmp/a\\u0000b"}', "NUL"),
+])
+def test_dataset_api_refuses_bad_bodies_with_a_400(client, staff, tmp_path, body, message):
+    with override_settings(SR_DATASET_ROOTS=[tmp_path.resolve()]):
+        response = client.post(reverse("api_datasets"), data=body,
+                               content_type="application/json",
+                               HTTP_AUTHORIZATION=f"Bearer {token_create(user=staff)}")
+    assert response.status_code == 400 and message in response.json()["error"]
 
 
 def test_only_staff_reach_the_studio_and_its_api(client, user, staff):

@@ -71,12 +71,13 @@ def datasets(request: HttpRequest) -> HttpResponse:
     is_json = request.content_type == "application/json"
     try:
         data = json_body(request) if is_json else request.POST
+        name = str(data.get("name") or "")
         if not is_json and "archive" in request.FILES:
-            dataset = dataset_create_from_archive(owner=request.user, name=data.get("name", ""),
+            dataset = dataset_create_from_archive(owner=request.user, name=name,
                                                   archive=request.FILES["archive"])
         elif data.get("folder"):
-            dataset = dataset_register_folder(owner=request.user, name=data.get("name", ""),
-                                              folder=data["folder"])
+            dataset = dataset_register_folder(owner=request.user, name=name,
+                                              folder=str(data["folder"]))
         else:
             return api_error(400, "give a multipart file 'archive' or a 'folder' path")
     except (ArchiveRejected, EngineError) as exc:

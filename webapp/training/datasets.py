@@ -75,6 +75,8 @@ def dataset_allowed_folder(raw: str) -> Path:
     roots = settings.SR_DATASET_ROOTS
     if not roots:
         raise ConfigError("folder: no server folders are allowed (set SR_DATASET_ROOTS)")
+    if "\x00" in (raw or ""):
+        raise ConfigError("folder: a path cannot contain a NUL character")
     path = Path(raw or "").expanduser()
     if not path.is_absolute():
         raise ConfigError("folder: give an absolute path")
