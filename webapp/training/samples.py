@@ -30,10 +30,15 @@ def _tensor(picture: Picture) -> torch.Tensor:
     return torch.from_numpy(pixels).permute(2, 0, 1).contiguous()
 
 
+def _pixels8(x: torch.Tensor) -> np.ndarray:
+    """(C, H, W) in [0, 1] -> contiguous (H, W, C) uint8."""
+    pixels = (x.clamp(0, 1) * 255.0).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    return np.ascontiguousarray(pixels)
+
+
 def save_tensor(path: Path, x: torch.Tensor) -> None:
     """(C, H, W) in [0, 1] -> 8-bit PNG, written atomically."""
-    pixels = (x.clamp(0, 1) * 255.0).round().to(torch.uint8).permute(1, 2, 0).numpy()
-    save_image(path, Picture(pixels=np.ascontiguousarray(pixels)), format="png")
+    save_image(path, Picture(pixels=_pixels8(x)), format="png")
 
 
 def samples_dir(run: TrainingRun) -> Path:
@@ -86,8 +91,7 @@ def dataset_preview(*, dataset: Dataset, scale: int, degradation: dict,
                                 seed=seed)
     out = {}
     for kind, x in views.items():
-        pixels = (x.clamp(0, 1) * 255.0).round().to(torch.uint8).permute(1, 2, 0).numpy()
         buf = io.BytesIO()
-        Image.fromarray(np.ascontiguousarray(pixels)).save(buf, format="PNG")
+        Image.fromarray(_pixels8(x)).save(buf, format="PNG")
         out[kind] = buf.getvalue()
     return out
