@@ -28,6 +28,22 @@ def test_create_api_token_prints_a_working_token(client, user):
         call_command("create_api_token", "nobody")
 
 
+def test_revoke_api_token_by_prefix_or_all(client, user):
+    first, second = token_create(user=user, name="ci"), token_create(user=user)
+    listed = io.StringIO()
+    call_command("revoke_api_token", "alice", "--list", stdout=listed)
+    assert first[:10] in listed.getvalue() and second[:10] in listed.getvalue()
+    call_command("revoke_api_token", "alice", first[:10], stdout=io.StringIO())
+    assert client.get(reverse("api_models"), **_auth(first)).status_code == 401
+    assert client.get(reverse("api_models"), **_auth(second)).status_code == 200
+    out = io.StringIO()
+    call_command("revoke_api_token", "alice", stdout=out)
+    assert "revoked 1 token" in out.getvalue()
+    assert client.get(reverse("api_models"), **_auth(second)).status_code == 401
+    with pytest.raises(CommandError, match="no active token"):
+        call_command("revoke_api_token", "alice", first[:10])
+
+
 @pytest.mark.parametrize("header", [None, "Bearer nope", "Basic abc", "Bearer "])
 def test_requests_without_a_valid_token_get_401(client, user, header):
     extra = {"HTTP_AUTHORIZATION": header} if header else {}

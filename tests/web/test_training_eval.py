@@ -105,6 +105,7 @@ def test_evaluation_api_queues_and_reports(worker, staff, client, make_image, wa
     ({"model": "bicubic", "scale": 2, "datasets": ["apieval"], "extra": 1}, "extra"),
     ({"model": "espcn_x2", "scale": 3, "datasets": ["apieval"]}, "x3"),
     ({"model": "unknown-model", "scale": 2, "datasets": ["apieval"]}, "unknown model"),
+    ({"model": "bicubic", "scale": True, "datasets": ["apieval"]}, "scale (integer)"),
 ])
 def test_evaluation_api_rejects_bad_input(staff, client, make_image, body, message):
     _dataset(staff, "apieval", make_image, [(40, 32)])

@@ -63,6 +63,11 @@ def dataset_lookup(value: object, field: str) -> Dataset:
     return found
 
 
+def is_json_int(value: object) -> bool:
+    """JSON integers only: bool is an int subclass in Python, but `true` is not a scale."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 @staff_token
 @require_http_methods(["GET", "POST"])
 def datasets(request: HttpRequest) -> HttpResponse:
@@ -92,7 +97,7 @@ def training_jobs(request: HttpRequest) -> HttpResponse:
         return JsonResponse({"training_jobs": [run_payload(r) for r in run_list()[:50]]})
     try:
         body = json_body(request, fields=TRAINING_JOB_FIELDS)
-        if not isinstance(body.get("arch"), str) or not isinstance(body.get("scale"), int):
+        if not isinstance(body.get("arch"), str) or not is_json_int(body.get("scale")):
             raise EngineError("arch (string) and scale (integer) are required")
         overrides = body.get("overrides") or {}
         if not isinstance(overrides, dict):

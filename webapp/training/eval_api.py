@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from sr_engine.errors import EngineError
 from webapp.api.auth import api_error
-from webapp.training.api import dataset_lookup, json_body, staff_token
+from webapp.training.api import dataset_lookup, is_json_int, json_body, staff_token
 from webapp.training.evaluation import evaluation_create
 from webapp.training.selectors import evaluation_get, evaluation_payload
 
@@ -22,7 +22,7 @@ FIELDS = {"model", "scale", "datasets", "queue"}
 def evaluations(request: HttpRequest) -> HttpResponse:
     try:
         body = json_body(request, fields=FIELDS)
-        if not isinstance(body.get("model"), str) or not isinstance(body.get("scale"), int):
+        if not isinstance(body.get("model"), str) or not is_json_int(body.get("scale")):
             raise EngineError("model (string) and scale (integer) are required")
         names = body.get("datasets")
         if not isinstance(names, list):
