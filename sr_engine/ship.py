@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import platform
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ import torch
 
 from sr_engine.checkpoint import read_meta
 from sr_engine.errors import CheckpointError
-from sr_engine.paths import REPO_ROOT, atomic_write_text
+from sr_engine.paths import REPO_ROOT, atomic_copy, atomic_write_text
 
 SESSIONS_FILE = "sessions.jsonl"
 
@@ -95,11 +94,8 @@ def ship_run(run_dir: Path, *, weights_dir: Path | None = None,
     weights_dir = weights_dir or REPO_ROOT / "sr_engine" / "weights"
     docs_dir = docs_dir or REPO_ROOT / "docs" / "training"
     docs_dir.mkdir(parents=True, exist_ok=True)
-    target = weights_dir / f"{name}.safetensors"
-    tmp = target.with_suffix(".tmp")
-    shutil.copyfile(best, tmp)
-    tmp.replace(target)
-    shutil.copyfile(run_dir / "log.jsonl", docs_dir / f"{name}.jsonl")
+    target = atomic_copy(best, weights_dir / f"{name}.safetensors")
+    atomic_copy(run_dir / "log.jsonl", docs_dir / f"{name}.jsonl")
     atomic_write_text(docs_dir / f"{name}.md",
                       training_card(name, meta.to_dict(), _sessions(run_dir)))
     return target
