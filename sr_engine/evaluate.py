@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 
 from sr_engine.color import rgb_to_y
-from sr_engine.data.io import Picture, load_image
+from sr_engine.data.io import IMAGE_SUFFIXES, Picture, load_image
 from sr_engine.degrade.resize import imresize, modcrop, round_half_away
 from sr_engine.errors import ConfigError, ImageError
 from sr_engine.metrics import psnr, ssim
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 
 # Pixels by which an output and its reference may differ in size (cut to the common area).
 _SIZE_SLACK = 16
-IMAGE_SUFFIXES = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff", ".webp")
 
 
 @dataclass

@@ -21,10 +21,10 @@ from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
 from sr_engine.color import rgb_to_y
+from sr_engine.data.io import IMAGE_SUFFIXES
 from sr_engine.degrade import Degradation, degrade
 from sr_engine.errors import ConfigError, ImageError
 
-IMAGE_SUFFIXES = frozenset({".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".ppm"})
 # LR pixels cropped beyond the patch on each side and cut off after degrading: the bicubic
 # kernel reaches 2 LR pixels, so patch borders see real neighbours, as in the protocol's
 # whole-image LR, instead of resize padding. A training blur widens it (`margin`).

@@ -25,6 +25,8 @@ from torch import Tensor
 from sr_engine.errors import ConfigError, EngineError, ImageError
 
 DEFAULT_MAX_PIXELS = 200_000_000
+# What a folder of images means everywhere (upscale, evaluate, training, web datasets).
+IMAGE_SUFFIXES = frozenset({".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".ppm"})
 _FORMATS = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG", "webp": "WEBP", "tif": "TIFF",
             "tiff": "TIFF", "bmp": "BMP"}
 _ALPHA_FORMATS = {"PNG", "WEBP", "TIFF"}

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sr_engine.data.io import load_image, save_image
+from sr_engine.data.io import IMAGE_SUFFIXES, load_image, save_image
 from sr_engine.errors import Cancelled, ConfigError
 from sr_engine.inference.config import UpscaleConfig
 from sr_engine.inference.picture import upscale_picture_counted
@@ -16,7 +16,6 @@ from sr_engine.progress import ProgressCallback, emit
 from sr_engine.zoo import LoadedModel, load_model, resolve_device
 
 # Extensions picked up when an input is a folder.
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"})
 _FORMAT_SUFFIX = {"jpeg": "jpg", "tiff": "tif"}
 
 

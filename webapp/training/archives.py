@@ -22,7 +22,7 @@ from typing import IO
 
 from PIL import Image, UnidentifiedImageError
 
-from sr_engine.data.datasets import IMAGE_SUFFIXES
+from sr_engine.data.io import IMAGE_SUFFIXES
 
 MAX_RATIO = 200  # PNG/JPEG barely compress; a member shrunk more than this is a bomb
 MIN_SIDE = 16

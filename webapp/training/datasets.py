@@ -14,7 +14,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.uploadedfile import UploadedFile
 from PIL import Image
 
-from sr_engine.data.datasets import IMAGE_SUFFIXES
+from sr_engine.data.io import IMAGE_SUFFIXES
 from sr_engine.errors import ConfigError
 from webapp.training.archives import ArchiveRejected, extract_images
 from webapp.training.models import Dataset

@@ -10,8 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from sr_engine.data.datasets import IMAGE_SUFFIXES
-from sr_engine.data.io import Picture, load_image, save_image
+from sr_engine.data.io import IMAGE_SUFFIXES, Picture, load_image, save_image
 from sr_engine.errors import EngineError
 from sr_engine.train import TrainConfig
 from webapp.training.models import Dataset, TrainingRun
