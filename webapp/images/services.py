@@ -80,13 +80,14 @@ def upload_create(*, owner: AbstractBaseUser, file: UploadedFile,
                         f"the reference is {ref.width}x{ref.height}; at x{s} it must be "
                         f"{checked.width * s}x{checked.height * s}")
             ref_rel = _relative(ref_path)
-    except Exception:
+        return Upload.objects.create(
+            id=upload_id, owner=owner, name=Path(file.name or "image").name[:255],
+            original=_relative(path), thumbnail=_relative(thumb), reference=ref_rel, sha256=sha,
+            width=checked.width, height=checked.height, format=checked.format,
+            notes=checked.notes)
+    except Exception:  # a rejected file or a failed insert leaves no orphan files behind
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    return Upload.objects.create(
-        id=upload_id, owner=owner, name=Path(file.name or "image").name[:255],
-        original=_relative(path), thumbnail=_relative(thumb), reference=ref_rel, sha256=sha,
-        width=checked.width, height=checked.height, format=checked.format, notes=checked.notes)
 
 
 def result_create(*, upload: Upload, model_id: str, scale: int, output_format: str = "",
