@@ -118,5 +118,14 @@ def main() -> int:
             redis.stop()
 
 
+def cli() -> int:
+    """`make run`: a bad setting or a failed start ends with one line, not a traceback."""
+    try:
+        return main()
+    except (ImproperlyConfigured, RuntimeError, OSError) as exc:
+        print(f"sr-studio: error: {exc}", file=sys.stderr, flush=True)
+        return 2
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli())
