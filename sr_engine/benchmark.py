@@ -21,6 +21,7 @@ import sr_engine
 from sr_engine.errors import ConfigError, MissingWeightsError
 from sr_engine.evaluate import evaluate, load_eval_set
 from sr_engine.inference import upscale_tensor
+from sr_engine.machine import cpu_name
 from sr_engine.progress import ProgressCallback, Reporter
 from sr_engine.published import published
 from sr_engine.registry import create_model, get_spec, list_models
@@ -184,7 +185,7 @@ def environment_lines() -> list[str]:
     cuda = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
     return [f"- sr_engine {sr_engine.__version__}, torch {torch.__version__}, "
             f"Python {platform.python_version()}",
-            f"- CPU: {platform.processor() or platform.machine()}, {threads} torch threads; "
+            f"- CPU: {cpu_name()}, {threads} torch threads; "
             f"CUDA: {cuda}"]
 
 

@@ -10,7 +10,6 @@ device, read from what the run itself recorded (never typed by hand).
 from __future__ import annotations
 
 import json
-import platform
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import torch
 
 from sr_engine.checkpoint import read_meta
 from sr_engine.errors import CheckpointError
+from sr_engine.machine import cpu_name
 from sr_engine.paths import REPO_ROOT, atomic_copy, atomic_write_text
 
 SESSIONS_FILE = "sessions.jsonl"
@@ -29,7 +29,7 @@ def record_session(out_dir: Path, *, command: str, seconds: float, steps: int,
     """Append one line per `sr-engine train` invocation (a resumed run has several)."""
     line = {"command": command, "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "seconds": round(seconds, 1), "steps": steps, "device": device,
-            "cpu": platform.processor() or platform.machine(),
+            "cpu": cpu_name(),
             "threads": torch.get_num_threads(), "torch": torch.__version__}
     with (out_dir / SESSIONS_FILE).open("a", encoding="utf-8") as fh:
         fh.write(json.dumps(line) + "\n")
