@@ -3,10 +3,7 @@ resume, record progress, promote a checkpoint to a named model."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import tempfile
 import uuid
 from pathlib import Path
 from typing import Any
@@ -16,6 +13,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from sr_engine.errors import ConfigError
+from sr_engine.paths import atomic_copy
 from webapp.jobs.models import JobStatus
 from webapp.jobs.services import job_cancel, job_create
 from webapp.training.models import Dataset, PromotedModel, TrainingRun
@@ -124,7 +122,7 @@ def model_promote(*, run: TrainingRun, name: str, user: AbstractBaseUser,
         raise ConfigError(f"the run has no {which} checkpoint (yet)")
     meta = read_meta(source)
     target = promoted_root() / f"{name}.safetensors"
-    _copy_atomic(source, target)
+    atomic_copy(source, target)  # a worker never sees half a checkpoint
     try:
         return PromotedModel.objects.create(
             name=name, run=run, path=str(target), arch=meta.arch, scale=meta.scale,
@@ -134,15 +132,3 @@ def model_promote(*, run: TrainingRun, name: str, user: AbstractBaseUser,
         target.unlink(missing_ok=True)
         raise
 
-
-def _copy_atomic(source: Path, target: Path) -> None:
-    """Copy through a temp file beside `target`: a worker never sees half a checkpoint."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    os.close(fd)
-    try:
-        shutil.copyfile(source, tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
