@@ -63,3 +63,20 @@ def browser(chromium_path: str) -> Iterator[object]:
                                      args=CHROMIUM_FLAGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture
+def login(browser: object) -> object:
+    """login(base, username, password) -> a new page logged in through the real login form."""
+    return lambda base, username, password: _login(browser, base, username, password)
+
+
+def _login(browser: object, base: str, username: str, password: str) -> object:
+    page = browser.new_page()
+    page.set_default_timeout(60_000)
+    page.goto(f"{base}/accounts/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/")
+    return page

@@ -21,25 +21,14 @@ def erin(live_asgi, django_user_model):
     return django_user_model.objects.create_user("erin", password="erin-pass-123")
 
 
-def _logged_in_page(browser, base: str):
-    page = browser.new_page()
-    page.set_default_timeout(60_000)
-    page.goto(f"{base}/accounts/login/")
-    page.fill("input[name=username]", "erin")
-    page.fill("input[name=password]", "erin-pass-123")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
-    return page
-
-
-def test_upload_watch_result_gallery_share(live_asgi, erin, browser, tmp_path):
+def test_upload_watch_result_gallery_share(live_asgi, erin, browser, login, tmp_path):
     image = tmp_path / "photo.png"
     yy, xx = np.mgrid[0:96, 0:128]
     rings = (np.sin(np.hypot(yy - 48, xx - 64) / 3.0) * 127 + 128).astype(np.uint8)
     Image.fromarray(np.stack([rings, (xx * 2).astype(np.uint8), (yy * 2).astype(np.uint8)],
                              axis=-1)).save(image)
 
-    page = _logged_in_page(browser, live_asgi)
+    page = login(live_asgi, "erin", "erin-pass-123")
     page.goto(f"{live_asgi}/upload/")
     page.set_input_files("input[name=images]", str(image))
     page.select_option("select[name=scale]", "2")
@@ -74,11 +63,11 @@ def test_upload_watch_result_gallery_share(live_asgi, erin, browser, tmp_path):
     assert visitor.locator("text=Log out").count() == 0
 
 
-def test_job_page_falls_back_to_polling_without_a_websocket(live_asgi, erin, browser, tmp_path):
+def test_job_page_falls_back_to_polling_without_a_websocket(live_asgi, erin, login, tmp_path):
     # Big enough (x4 to 1920x1440) that the job is still running when its page opens.
     image = tmp_path / "big.png"
     Image.new("RGB", (480, 360), "teal").save(image)
-    page = _logged_in_page(browser, live_asgi)
+    page = login(live_asgi, "erin", "erin-pass-123")
     sockets = []
 
     def refuse(ws):  # every socket the page opens is closed at once

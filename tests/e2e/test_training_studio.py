@@ -70,17 +70,11 @@ def _wait(page, predicate, what: str, timeout: float = 60) -> None:
         page.wait_for_timeout(100)
 
 
-def test_staff_train_watch_cancel_resume_promote(chromium_path, live_asgi, tess, browser,
+def test_staff_train_watch_cancel_resume_promote(chromium_path, live_asgi, tess, login,
                                                  tmp_path):
     # chromium_path first: without Chromium the test skips before starting the servers.
     base = live_asgi
-    page = browser.new_page()
-    page.set_default_timeout(60_000)
-    page.goto(f"{base}/accounts/login/")
-    page.fill("input[name=username]", "tess")
-    page.fill("input[name=password]", "tess-pass-123")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
+    page = login(base, "tess", "tess-pass-123")
 
     page.goto(f"{base}/training/datasets/new")
     page.fill("input[name=up-name]", "e2e-hr")

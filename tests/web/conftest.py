@@ -81,6 +81,25 @@ def make_image() -> object:
 
 
 @pytest.fixture
+def archive_dataset(staff_client: object, make_image: object) -> object:
+    """archive_dataset(name, n=3) -> a Dataset made by `staff` from a zip of n 40x32 PNGs."""
+    import zipfile
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from webapp.training.datasets import dataset_create_from_archive
+
+    def make(name: str, n: int = 3) -> object:
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as zf:
+            for i in range(n):
+                zf.writestr(f"{i}.png", make_image(40, 32, seed=i))
+        return dataset_create_from_archive(owner=staff_client.staff, name=name,
+                                           archive=SimpleUploadedFile("d.zip", buf.getvalue()))
+    return make
+
+
+@pytest.fixture
 def done_result(user: object, media_root: Path, make_image: object) -> object:
     """A finished upscale written straight to the database and media dir (for page tests
     that are about galleries and access, not about running the engine)."""

@@ -3,20 +3,17 @@ files), and a dataset or model that something still needs is refused with a reas
 
 from __future__ import annotations
 
-import io
 import shutil
-import zipfile
 from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client, override_settings
 from django.urls import reverse
 
 from webapp.images.catalog import model_catalog
 from webapp.jobs.services import job_create
-from webapp.training.datasets import dataset_create_from_archive, dataset_register_folder
+from webapp.training.datasets import dataset_register_folder
 from webapp.training.evaluation import evaluation_create
 from webapp.training.models import Dataset, EvalResult, PromotedModel
 from webapp.training.services import promoted_root, training_run_create
@@ -25,13 +22,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def dataset(staff_client, make_image) -> Dataset:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for i in range(3):
-            zf.writestr(f"{i}.png", make_image(40, 32, seed=i))
-    return dataset_create_from_archive(owner=staff_client.staff, name="doomed",
-                                       archive=SimpleUploadedFile("d.zip", buf.getvalue()))
+def dataset(archive_dataset):
+    return archive_dataset("doomed")
 
 
 @pytest.fixture

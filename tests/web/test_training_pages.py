@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import io
 import json
-import zipfile
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from PIL import Image
 
-from webapp.training.datasets import dataset_create_from_archive
 from webapp.training.models import MetricPoint
 from webapp.training.services import training_run_create
 
@@ -20,13 +17,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def dataset(staff_client, make_image):
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for i in range(3):
-            zf.writestr(f"{i}.png", make_image(40, 32, seed=i))
-    return dataset_create_from_archive(owner=staff_client.staff, name="pages",
-                                       archive=SimpleUploadedFile("d.zip", buf.getvalue()))
+def dataset(archive_dataset):
+    return archive_dataset("pages")
 
 
 def test_run_page_and_status_carry_the_whole_history(staff_client, dataset):
