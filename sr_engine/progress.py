@@ -47,10 +47,6 @@ class ProgressEvent:
         if self.stage not in STAGES:
             raise ConfigError(f"unknown progress stage {self.stage!r}; expected one of {STAGES}")
 
-    @property
-    def fraction(self) -> float | None:
-        return self.current / self.total if self.total else None
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "v": self.v,
