@@ -22,6 +22,7 @@ from sr_engine.errors import ConfigError, MissingWeightsError
 from sr_engine.evaluate import evaluate, load_eval_set
 from sr_engine.inference import upscale_tensor
 from sr_engine.machine import cpu_name
+from sr_engine.paths import REPO_ROOT
 from sr_engine.progress import ProgressCallback, Reporter
 from sr_engine.published import published
 from sr_engine.registry import create_model, get_spec, list_models
@@ -39,6 +40,7 @@ class QualityRow:
     n_images: int
     paper_psnr: float | None
     paper_ssim: float | None
+    step: int | None = None  # training step of the checkpoint; None for bicubic
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,8 @@ def quality_rows(models: Sequence[str], scales: Sequence[int], data_dirs: Sequen
                 paper = published(model.spec.id, set_name, scale)
                 rows.append(QualityRow(
                     model.name, model.spec.id, scale, set_name, report.psnr_y, report.ssim_y,
-                    report.n_images, paper[0] if paper else None, paper[1] if paper else None))
+                    report.n_images, paper[0] if paper else None, paper[1] if paper else None,
+                    model.meta.step if model.meta else None))
     return rows, skipped
 
 
@@ -167,6 +170,18 @@ def shortfall_lines(rows: Iterable[QualityRow]) -> list[str]:
     return lines
 
 
+def training_lines(rows: Iterable[QualityRow]) -> list[str]:
+    """Where each evaluated checkpoint comes from: its card (recipe, exact command, steps, wall
+    time, device) and log, written by `sr-engine ship` into docs/training beside this report."""
+    lines = []
+    for name, step in dict.fromkeys((r.model, r.step) for r in rows if r.step is not None):
+        card = REPO_ROOT / "docs" / "training" / f"{name}.md"
+        where = (f"[training card](training/{name}.md), [log](training/{name}.jsonl)"
+                 if card.is_file() else "no training card (not a shipped checkpoint)")
+        lines.append(f"- {name}: step {step}, {where}")
+    return lines
+
+
 def speed_table(rows: Iterable[SpeedRow]) -> list[str]:
     rows = list(rows)
     base = {(r.scale, r.device, r.precision): r.mpix_per_s for r in rows if r.arch == "bicubic"}
@@ -201,6 +216,8 @@ def render_markdown(quality: Sequence[QualityRow], speed: Sequence[SpeedRow],
         below = shortfall_lines(quality)
         out += ["Under the published figure:", "", *below, ""] if below else \
             ["No evaluated model is under a published figure (\"-\": none published).", ""]
+        trained = training_lines(quality)
+        out += ["How each checkpoint was trained:", "", *trained, ""] if trained else []
     if skipped:
         out += ["Not evaluated:", "", *[f"- {s}" for s in skipped], ""]
     if speed:

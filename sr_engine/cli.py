@@ -53,6 +53,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from sr_engine.ship import record_session
     from sr_engine.train import TrainConfig, train
+    from sr_engine.zoo import resolve_device
 
     config = TrainConfig.from_toml(args.recipe).with_overrides(args.set or [])
     bar = BarProgress(quiet=args.quiet)
@@ -61,7 +62,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     record_session(result.out_dir, command=_command_line(args), seconds=result.seconds,
-                   steps=result.steps, device=config.train.device)
+                   steps=result.steps, device=str(resolve_device(config.train.device)))
     print(f"trained {result.steps} steps in {result.seconds:.0f} s; "
           f"best: {result.best_checkpoint}; last: {result.last_checkpoint}; "
           f"metrics: {json.dumps(result.best_metrics)}")

@@ -1,6 +1,8 @@
 """The generated benchmark report says in words which rows fall under their paper."""
 
-from sr_engine.benchmark import QualityRow, render_markdown, shortfall_lines
+from dataclasses import replace
+
+from sr_engine.benchmark import QualityRow, render_markdown, shortfall_lines, training_lines
 
 
 def _row(model: str, psnr: float, ssim: float, paper_psnr: float | None,
@@ -26,3 +28,15 @@ def test_a_report_with_every_paper_met_says_so() -> None:
     text = render_markdown([_row("espcn_x3", 33.20, 0.92, 33.13, None)], [], [], "cmd")
     assert "No evaluated model is under a published figure" in text
     assert "Under the published figure" not in text
+
+
+def test_each_checkpoint_links_to_how_it_was_trained() -> None:
+    shipped = _row("espcn_x3", 32.3, 0.90, 33.13, None)  # has a card in docs/training
+    rows = [replace(shipped, step=48000), replace(shipped, dataset="Set14", step=48000),
+            replace(_row("espcn_x3-mine", 30.0, 0.85, 33.13, None), step=7),
+            _row("bicubic", 30.38, 0.8679, 30.39, 0.8682)]
+    assert training_lines(rows) == [
+        "- espcn_x3: step 48000, [training card](training/espcn_x3.md), "
+        "[log](training/espcn_x3.jsonl)",
+        "- espcn_x3-mine: step 7, no training card (not a shipped checkpoint)"]
+    assert "How each checkpoint was trained:" in render_markdown(rows, [], [], "cmd")
