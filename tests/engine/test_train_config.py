@@ -39,7 +39,18 @@ def test_every_recipe_parses_and_round_trips(recipe: Path) -> None:
         assert {p.name for p in config.data.train} == {"T91", "BSD200", "General100"}
         assert config.data.val is not None and config.data.val.name == "Set5"
         assert recipe.stem.split("_")[0] in (config.model.arch, "srgan")
-        assert recipe.stem.endswith(f"_x{config.model.scale}")
+        # `{arch}_x{scale}.toml`, or `{arch}_x{scale}_cpu.toml` for a CPU cut of a GPU recipe
+        assert recipe.stem.removesuffix("_cpu").endswith(f"_x{config.model.scale}")
+
+
+@pytest.mark.parametrize("recipe", [p for p in RECIPES if p.stem.endswith("_cpu")],
+                         ids=lambda p: p.stem)
+def test_cpu_cut_trains_the_same_model_as_its_paper_recipe(recipe: Path) -> None:
+    cut = TrainConfig.from_toml(recipe)
+    paper = TrainConfig.from_toml(recipe.with_name(recipe.name.removesuffix("_cpu.toml") + ".toml"))
+    assert (cut.model.arch, cut.model.scale, cut.model.hparams) == \
+        (paper.model.arch, paper.model.scale, paper.model.hparams)
+    assert cut.loss == paper.loss
 
 
 def test_defaults_fill_optional_sections() -> None:
