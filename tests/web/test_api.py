@@ -51,6 +51,15 @@ def test_requests_without_a_valid_token_get_401(client, user, header):
     assert response.status_code == 401 and "token" in response.json()["error"]
 
 
+@pytest.mark.parametrize(("method", "name", "allowed"), [
+    ("delete", "api_jobs", "GET, POST"), ("post", "api_models", "GET"),
+    ("put", "api_training_jobs", "GET, POST"), ("get", "api_evaluations", "POST")])
+def test_wrong_methods_get_a_json_405(client, staff, method, name, allowed):
+    response = getattr(client, method)(reverse(name), **_auth(token_create(user=staff)))
+    assert response.status_code == 405 and response["Allow"] == allowed
+    assert response.json()["error"] == f"method {method.upper()} not allowed here; use {allowed}"
+
+
 def test_models_lists_bicubic_and_checkpoints(client, user):
     models = client.get(reverse("api_models"), **_auth(token_create(user=user))).json()["models"]
     ids = {m["id"]: m for m in models}

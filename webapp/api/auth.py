@@ -15,6 +15,27 @@ def api_error(status: int, message: str, **extra: object) -> JsonResponse:
     return JsonResponse({"error": message, **extra}, status=status)
 
 
+def api_methods(*methods: str) -> Callable[[Callable[..., HttpResponse]],
+                                          Callable[..., HttpResponse]]:
+    """Like Django's require_http_methods, but the 405 is JSON with a message, as every other
+    API error is (Django's is an empty text/html body)."""
+    allowed = ", ".join(methods)
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+            if request.method not in methods:
+                response = api_error(405, f"method {request.method} not allowed here; "
+                                          f"use {allowed}")
+                response["Allow"] = allowed
+                return response
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
 def token_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     @csrf_exempt
     @wraps(view)

@@ -7,10 +7,9 @@ import uuid
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from sr_engine.errors import ConfigError
-from webapp.api.auth import api_error, token_required
+from webapp.api.auth import api_error, api_methods, token_required
 from webapp.api.openapi import openapi_schema
 from webapp.images.catalog import model_catalog, model_resolve
 from webapp.images.files import result_file_response
@@ -51,7 +50,7 @@ def _parse_scale(raw: str | None) -> int:
 
 
 @token_required
-@require_http_methods(["GET", "POST"])
+@api_methods("GET", "POST")
 def jobs(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         items = job_list_for_user(user=request.user).select_related("image_result")[:100]
@@ -80,7 +79,7 @@ def jobs(request: HttpRequest) -> HttpResponse:
 
 
 @token_required
-@require_GET
+@api_methods("GET")
 def job_detail(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     job = job_get_for_user(job_id=job_id, user=request.user)
     if job is None:
@@ -89,7 +88,7 @@ def job_detail(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
 
 
 @token_required
-@require_POST
+@api_methods("POST")
 def job_cancel_api(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     job = job_get_for_user(job_id=job_id, user=request.user)
     if job is None:
@@ -98,7 +97,7 @@ def job_cancel_api(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
 
 
 @token_required
-@require_GET
+@api_methods("GET")
 def job_output(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     result = result_get_for_user(job_id=job_id, user=request.user)
     if result is None or result.job.status != "done":
@@ -107,11 +106,11 @@ def job_output(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
 
 
 @token_required
-@require_GET
+@api_methods("GET")
 def models(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"models": [c.to_dict() for c in model_catalog()]})
 
 
-@require_GET
+@api_methods("GET")
 def openapi(request: HttpRequest) -> HttpResponse:
     return JsonResponse(openapi_schema(request.build_absolute_uri("/")))

@@ -9,10 +9,9 @@ from functools import wraps
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from sr_engine.errors import EngineError
-from webapp.api.auth import api_error, token_required
+from webapp.api.auth import api_error, api_methods, token_required
 from webapp.training.archives import ArchiveRejected
 from webapp.training.datasets import dataset_create_from_archive, dataset_register_folder
 from webapp.training.models import Dataset
@@ -69,7 +68,7 @@ def is_json_int(value: object) -> bool:
 
 
 @staff_token
-@require_http_methods(["GET", "POST"])
+@api_methods("GET", "POST")
 def datasets(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         return JsonResponse({"datasets": [dataset_payload(d) for d in Dataset.objects.all()]})
@@ -91,7 +90,7 @@ def datasets(request: HttpRequest) -> HttpResponse:
 
 
 @staff_token
-@require_http_methods(["GET", "POST"])
+@api_methods("GET", "POST")
 def training_jobs(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         return JsonResponse({"training_jobs": [run_payload(r) for r in run_list()[:50]]})
@@ -122,14 +121,14 @@ def _run_or_error(run_id: uuid.UUID):
 
 
 @staff_token
-@require_GET
+@api_methods("GET")
 def training_job(request: HttpRequest, run_id: uuid.UUID) -> HttpResponse:
     run, error = _run_or_error(run_id)
     return error or JsonResponse(run_payload(run))
 
 
 @staff_token
-@require_POST
+@api_methods("POST")
 def training_job_action(request: HttpRequest, run_id: uuid.UUID, action: str) -> HttpResponse:
     run, error = _run_or_error(run_id)
     if error:

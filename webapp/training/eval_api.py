@@ -6,10 +6,9 @@ import uuid
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
 
 from sr_engine.errors import EngineError
-from webapp.api.auth import api_error
+from webapp.api.auth import api_error, api_methods
 from webapp.training.api import dataset_lookup, is_json_int, json_body, staff_token
 from webapp.training.evaluation import evaluation_create
 from webapp.training.selectors import evaluation_get, evaluation_payload
@@ -18,7 +17,7 @@ FIELDS = {"model", "scale", "datasets", "queue"}
 
 
 @staff_token
-@require_POST
+@api_methods("POST")
 def evaluations(request: HttpRequest) -> HttpResponse:
     try:
         body = json_body(request, fields=FIELDS)
@@ -37,7 +36,7 @@ def evaluations(request: HttpRequest) -> HttpResponse:
 
 
 @staff_token
-@require_GET
+@api_methods("GET")
 def evaluation(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     job = evaluation_get(job_id)
     if job is None:
