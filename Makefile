@@ -39,7 +39,7 @@ bench: $(STAMP)
 
 train-zoo: $(STAMP)
 	@for m in $(ZOO); do \
-	  $(BIN)/sr-engine -q train sr_engine/recipes/$$m.toml --set train.out_dir="'runs/$$m'" \
+	  $(BIN)/sr-engine -q train sr_engine/recipes/$$m.toml --set train.out_dir=runs/$$m \
 	  && $(BIN)/sr-engine ship runs/$$m || exit 1; done
 
 clean:

@@ -91,8 +91,9 @@ def _random_model(arch: str, scale: int, device: torch.device) -> LoadedModel:
 def time_model(model: LoadedModel, *, lr_size: int, precision: str, repeats: int,
                budget_s: float = 20.0, tile: int = 256) -> float:
     """Median seconds of up to `repeats` timed runs after one warm-up, on a (1,C,size,size)
-    input; stops early (after at least one timed run) once `budget_s` is spent, so slow
-    combinations (DRCN in bf16 on a CPU without bf16 units) do not take the whole run."""
+    input; stops early once `budget_s` is spent, so slow combinations (DRCN in bf16 on a CPU
+    without bf16 units) do not take the whole run. A warm-up that alone overruns the budget
+    is the answer: at a minute per run, what warming saves is noise."""
     g = torch.Generator().manual_seed(0)
     lr = torch.rand(1, model.spec.channels, lr_size, lr_size, generator=g).to(model.device)
     times: list[float] = []
@@ -102,10 +103,11 @@ def time_model(model: LoadedModel, *, lr_size: int, precision: str, repeats: int
         upscale_tensor(model, lr, tile=tile, precision=precision)
         if model.device.type == "cuda":
             torch.cuda.synchronize()
+        elapsed = time.perf_counter() - t0
         if i:  # the first run warms caches and kernels
-            times.append(time.perf_counter() - t0)
-            if time.perf_counter() - start > budget_s:
-                break
+            times.append(elapsed)
+        if time.perf_counter() - start > budget_s:
+            return statistics.median(times or [elapsed])
     return statistics.median(times)
 
 

@@ -10,7 +10,8 @@ from sr_engine.progress import ProgressEvent
 
 
 class BarProgress:
-    """A ProgressCallback that draws a bar on stderr; a new bar starts at each stage change.
+    """A ProgressCallback that draws a bar on stderr; a new bar starts at each stage change
+    and whenever a stage starts over (the benchmark evaluates set after set, all "validating").
 
     Stages without a total (loading, saving) print a one-line status instead of a bar.
     """
@@ -24,7 +25,7 @@ class BarProgress:
     def __call__(self, event: ProgressEvent) -> None:
         if self.quiet:
             return
-        if event.stage != self._stage:
+        if event.stage != self._stage or self._starts_over(event):
             self.close()
             self._stage = event.stage
             if event.total:
@@ -39,6 +40,10 @@ class BarProgress:
             self._bar.refresh()
         elif event.message and event.stage not in ("done",):
             print(f"{self.label} {event.stage}: {event.message}".strip(), file=sys.stderr)
+
+    def _starts_over(self, event: ProgressEvent) -> bool:
+        return self._bar is not None and (event.total != self._bar.total
+                                          or event.current < self._bar.n)
 
     def close(self) -> None:
         if self._bar is not None:

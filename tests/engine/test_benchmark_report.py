@@ -1,7 +1,12 @@
-"""The generated benchmark report says in words which rows fall under their paper."""
+"""The benchmark: its generated report says in words which rows fall under their paper; its
+timer keeps slow combinations within a budget."""
 
 from dataclasses import replace
 
+import pytest
+import torch
+
+from sr_engine import benchmark as bm
 from sr_engine.benchmark import QualityRow, render_markdown, shortfall_lines, training_lines
 
 
@@ -40,3 +45,14 @@ def test_each_checkpoint_links_to_how_it_was_trained() -> None:
         "[log](training/espcn_x3.jsonl)",
         "- espcn_x3-mine: step 7, no training card (not a shipped checkpoint)"]
     assert "How each checkpoint was trained:" in render_markdown(rows, [], [], "cmd")
+
+
+@pytest.mark.parametrize(("budget_s", "runs"), [(0.0, 1), (60.0, 4)])
+def test_timing_stops_once_the_budget_is_spent(monkeypatch: pytest.MonkeyPatch,
+                                               budget_s: float, runs: int) -> None:
+    calls = []
+    monkeypatch.setattr(bm, "upscale_tensor", lambda *a, **k: calls.append(1))
+    model = bm._random_model("espcn", 2, torch.device("cpu"))
+    seconds = bm.time_model(model, lr_size=8, precision="fp32", repeats=3, budget_s=budget_s)
+    assert len(calls) == runs  # over budget: the warm-up alone is the answer
+    assert seconds >= 0
