@@ -6,6 +6,7 @@ import io
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.test import Client
 from django.urls import reverse
 
 from webapp.api.tokens import token_create
@@ -58,6 +59,11 @@ def test_wrong_methods_get_a_json_405(client, staff, method, name, allowed):
     response = getattr(client, method)(reverse(name), **_auth(token_create(user=staff)))
     assert response.status_code == 405 and response["Allow"] == allowed
     assert response.json()["error"] == f"method {method.upper()} not allowed here; use {allowed}"
+
+
+def test_the_public_schema_answers_a_post_with_json_not_a_csrf_page():
+    response = Client(enforce_csrf_checks=True).post("/api/openapi.json")
+    assert response.status_code == 405 and "not allowed" in response.json()["error"]
 
 
 def test_models_lists_bicubic_and_checkpoints(client, user):

@@ -7,6 +7,7 @@ import uuid
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
 
 from sr_engine.errors import ConfigError
 from webapp.api.auth import api_error, api_methods, token_required
@@ -111,6 +112,7 @@ def models(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"models": [c.to_dict() for c in model_catalog()]})
 
 
+@csrf_exempt  # public and read-only; a POST gets the API's JSON 405, not an HTML CSRF page
 @api_methods("GET")
 def openapi(request: HttpRequest) -> HttpResponse:
     return JsonResponse(openapi_schema(request.build_absolute_uri("/")))
