@@ -88,6 +88,16 @@ def test_total_size_and_member_count_limits(staff, make_image):
             {f"{i}.png": make_image() for i in range(3)}))
 
 
+@pytest.mark.parametrize(("limits", "members", "message"), [
+    ({"SR_DATASET_MAX_FILES": 5}, {f"{i}.txt": b"" for i in range(5000)}, "more than 5 entries"),
+    ({"SR_DATASET_MAX_BYTES": 2048}, {f"{i}.bin": bytes(1024) for i in range(100)},
+     "more than 2,048 bytes")])
+def test_a_tar_is_listed_only_up_to_the_limits(staff, limits, members, message):
+    # a .tar.gz is decompressed to be listed: stop at the first entry over a limit
+    with override_settings(**limits), pytest.raises(ArchiveRejected, match=message):
+        dataset_create_from_archive(owner=staff, name="x", archive=_tar(members))
+
+
 def test_bad_images_are_named(staff, make_image):
     archive = _tar({"good.png": make_image(), "broken.png": b"not an image",
                     "tiny.png": make_image(4, 4)})

@@ -58,8 +58,24 @@ def _unsafe(name: str) -> bool:
     return ".." in PurePosixPath(name).parts
 
 
+def _tar_infos(tf: tarfile.TarFile, *, max_files: int, max_bytes: int) -> list[tarfile.TarInfo]:
+    """Headers one by one, stopping at the first limit: a compressed tar is decompressed to be
+    listed, and a few MB of .tar.gz can declare millions of entries or terabytes."""
+    infos: list[tarfile.TarInfo] = []
+    total = 0
+    for info in tf:
+        infos.append(info)
+        total += info.size
+        if len(infos) > max_files:
+            raise ArchiveRejected(f"more than {max_files} entries; the limit is {max_files} files")
+        if total > max_bytes:
+            raise ArchiveRejected(f"more than {max_bytes:,} bytes uncompressed; "
+                                  f"the limit is {max_bytes:,}")
+    return infos
+
+
 @contextmanager
-def _members(path: Path) -> Iterator[list[Member]]:
+def _members(path: Path, *, max_files: int, max_bytes: int) -> Iterator[list[Member]]:
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as zf:
             yield [Member(i.filename, i.file_size, i.compress_size,
@@ -69,7 +85,7 @@ def _members(path: Path) -> Iterator[list[Member]]:
     if not tarfile.is_tarfile(path):
         raise ArchiveRejected("not a zip or tar archive")
     with tarfile.open(path, "r:*") as tf:
-        infos = tf.getmembers()
+        infos = _tar_infos(tf, max_files=max_files, max_bytes=max_bytes)
         odd = [i.name for i in infos if not (i.isfile() or i.isdir())]
         if odd:
             raise ArchiveRejected(f"links or special files are not allowed: {_names(odd)}")
@@ -134,7 +150,7 @@ def extract_images(archive: Path, dest: Path, *, max_files: int, max_bytes: int,
     (the caller removes `dest`)."""
     out, bad, taken = Extracted(), [], set()
     dest.mkdir(parents=True, exist_ok=True)
-    with _members(archive) as members:
+    with _members(archive, max_files=max_files, max_bytes=max_bytes) as members:
         _check(members, max_files=max_files, max_bytes=max_bytes)
         for m in members:
             hidden = any(p.startswith(".") or p == "__MACOSX" for p in PurePosixPath(m.name).parts)
