@@ -183,7 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("evaluate", help="PSNR/SSIM with the standard protocol")
     ev.add_argument("--model", required=True)
     ev.add_argument("--scale", type=int, default=None)
-    ev.add_argument("--data", required=True, help="folder of HR images")
+    ev.add_argument("--data", required=True,
+                    help="folder of HR images (or holding HR/, or *_HR beside *_LR files)")
     ev.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     ev.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32")
     ev.add_argument("--json", action="store_true", help="print one JSON object")

@@ -114,13 +114,31 @@ def protocol_lr(hr_levels: Tensor, scale: int) -> Tensor:
     return (lr / 255.0).to(torch.float32)
 
 
+def _images(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) \
+        if folder.is_dir() else []
+
+
+def hr_images(folder: Path) -> list[Path]:
+    """The HR images of a benchmark folder, in the layouts the sets are shipped in: a flat
+    folder of HR images; `SET/HR/` (BasicSR, beside `LR_bicubic/`); or `*_HR.png` beside
+    `*_LR.png` (the SelfExSR / Huang et al. `image_SRF_s` folders), where the LR files must
+    not be scored as if they were HR."""
+    files = _images(folder)
+    if not files:
+        files = next((_images(sub) for sub in sorted(folder.glob("*"))
+                      if sub.name.lower() == "hr"), [])
+    tagged = [p for p in files if p.stem.lower().endswith("_hr")]
+    return tagged or files
+
+
 def load_eval_set(data_dir: str | Path, *, scale: int) -> EvalSet:
     """Decode a folder of HR images and make the protocol's LR and HR Y of each, once."""
     folder = Path(data_dir)
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) \
-        if folder.is_dir() else []
+    files = hr_images(folder)
     if not files:
-        raise ConfigError(f"no evaluation images in {folder}")
+        raise ConfigError(f"no evaluation images in {folder} (a folder of HR images, or one "
+                          "with an HR/ folder)")
     images = []
     for path in files:
         hr = modcrop(levels8(load_image(path)), scale)

@@ -15,7 +15,7 @@ from sr_engine.color import rgb_to_y
 from sr_engine.data.io import Picture, save_image
 from sr_engine.degrade.resize import imresize, round_half_away
 from sr_engine.errors import ConfigError, ImageError
-from sr_engine.evaluate import compare, evaluate, load_eval_set, self_check
+from sr_engine.evaluate import compare, evaluate, hr_images, load_eval_set, self_check
 from sr_engine.metrics import psnr
 from sr_engine.progress import ProgressEvent
 from sr_engine.zoo import LoadedModel, load_model
@@ -59,6 +59,23 @@ def test_load_eval_set_follows_the_protocol(folder: Path) -> None:
     torch.testing.assert_close(rgb.lr.double(), expected_lr, atol=1e-7, rtol=0)
     torch.testing.assert_close(rgb.hr_y, round_half_away(rgb_to_y(hr / 255) * 255)[0, 0])
     assert deep.lr.shape == (1, 3, 16, 14)  # 16-bit sources are rounded to 8 bits first
+
+
+@pytest.mark.parametrize("layout", ["flat", "HR folder", "HR beside LR"])
+def test_benchmark_folders_are_read_in_the_layouts_sets_ship_in(tmp_path: Path,
+                                                                 layout: str) -> None:
+    picture = Picture(smooth(24, 24, 3))
+    hr = tmp_path / "Set" / ("HR" if layout == "HR folder" else "")
+    hr.mkdir(parents=True, exist_ok=True)
+    tag = "_HR" if layout == "HR beside LR" else ""
+    for name in ("a", "b"):
+        save_image(hr / f"{name}{tag}.png", picture)
+        if tag:  # the LR twin must not be scored as an HR image
+            save_image(hr / f"{name}_LR.png", Picture(smooth(12, 12, 3)))
+    if layout == "HR folder":
+        (tmp_path / "Set" / "LR_bicubic").mkdir()
+    assert [p.name for p in hr_images(tmp_path / "Set")] == [f"a{tag}.png", f"b{tag}.png"]
+    assert load_eval_set(tmp_path / "Set", scale=2).name == "Set"
 
 
 def test_evaluate_rgb_model_reports_and_events(folder: Path, bicubic: LoadedModel) -> None:
