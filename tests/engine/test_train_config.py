@@ -120,3 +120,5 @@ def test_recipe_folders_exist_from_the_repo_root(recipe: Path) -> None:
     assert config.data.val is not None
     for folder in [*config.data.train, config.data.val]:
         assert (REPO / folder).is_dir(), folder
+    if config.model.init is not None:  # x3/x4 fine-tunes start from a shipped x2 checkpoint
+        assert (REPO / config.model.init).is_file(), config.model.init

@@ -16,6 +16,7 @@ from PIL import Image
 
 from webapp.asgi import application
 from webapp.images.models import Result
+from webapp.jobs.models import Job
 
 pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
 
@@ -115,6 +116,27 @@ def test_upload_form_takes_good_files_and_explains_bad_ones(worker, client, user
     assert result_page.status_code == 200 and "data-compare" in result_page.content.decode()
     output = client.get(reverse("result_file", args=[results[1].job_id, "download"]))
     assert output["Content-Disposition"].endswith('.webp"')
+
+
+def test_deleting_an_upload_removes_its_results_and_every_file(worker, client, user,
+                                                                make_image, wait_job,
+                                                                media_root):
+    client.force_login(user)
+    image = io.BytesIO(make_image(20, 20))
+    image.name = "private.png"
+    client.post(reverse("upload"), {"images": [image], "models": ["bicubic"], "scale": "2"})
+    result = Result.objects.get(upload__name="private.png")
+    assert wait_job(result.job_id).status == "done"
+    client.post(reverse("gallery_add", args=[result.job_id]), {"title": "G"})
+    folders = [media_root / f"u{user.pk}" / "uploads" / str(result.upload_id),
+               media_root / f"u{user.pk}" / "results" / str(result.job_id)]
+    assert all(f.is_dir() and any(f.iterdir()) for f in folders)
+    response = client.post(reverse("upload_delete", args=[result.upload_id]))
+    assert response.status_code == 302 and response["Location"] == reverse("home")
+    assert not Result.objects.filter(job_id=result.job_id).exists()
+    assert not Job.objects.filter(id=result.job_id).exists()
+    assert not any(f.exists() for f in folders)
+    assert client.get(reverse("upload_detail", args=[result.upload_id])).status_code == 404
 
 
 def test_cancel_a_running_job_leaves_no_output(worker, client, user, make_image, wait_job,

@@ -8,7 +8,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from webapp.images.models import Gallery, ShareLink
+from webapp.images.models import Gallery, ShareLink, Upload
+from webapp.jobs.models import JobStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -43,6 +44,9 @@ def test_another_users_things_are_404(client, other_user, done_result):
         assert client.get(url).status_code == 404, url
     assert client.post(reverse("job_cancel", args=[job_id])).status_code == 404
     assert client.post(reverse("gallery_add", args=[job_id])).status_code == 404
+    assert client.post(reverse("upload_delete", args=[upload_id])).status_code == 404
+    assert client.post(reverse("gallery_delete", args=[gallery.id])).status_code == 404
+    assert Upload.objects.filter(id=upload_id).exists() and Gallery.objects.filter(id=gallery.id)
 
 
 def test_result_page_shows_slider_metrics_and_files(client, user, done_result):
@@ -102,3 +106,24 @@ def test_an_unfinished_result_cannot_join_a_gallery(client, user, done_result):
     client.force_login(user)
     client.post(reverse("gallery_add", args=[done_result.job_id]), {"title": "G"})
     assert not Gallery.objects.filter(title="G").exists()
+
+
+def test_an_upload_with_a_running_upscale_is_not_deleted(client, user, done_result):
+    done_result.job.status = JobStatus.RUNNING
+    done_result.job.save()
+    client.force_login(user)
+    response = client.post(reverse("upload_delete", args=[done_result.upload_id]))
+    assert response.status_code == 409 and "cancel it or wait" in response.content.decode()
+    assert Upload.objects.filter(id=done_result.upload_id).exists()
+
+
+def test_deleting_a_gallery_ends_its_links_and_keeps_the_results(client, user, done_result):
+    client.force_login(user)
+    client.post(reverse("gallery_add", args=[done_result.job_id]), {"title": "G"})
+    gallery = Gallery.objects.get(title="G")
+    client.post(reverse("share_create", args=[gallery.id]), {"expires_in_days": ""})
+    token = ShareLink.objects.get(gallery=gallery).token
+    response = client.post(reverse("gallery_delete", args=[gallery.id]))
+    assert response["Location"] == reverse("gallery_list")
+    assert client.get(reverse("shared", args=[token])).status_code == 404
+    assert client.get(reverse("result", args=[done_result.job_id])).status_code == 200

@@ -78,6 +78,16 @@ def gallery_add(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
 
 @login_required
 @require_POST
+def gallery_remove_all(request: HttpRequest, gallery_id: int) -> HttpResponse:
+    gallery = _gallery_or_404(request, gallery_id)
+    galleries.gallery_delete(gallery=gallery)
+    messages.success(request, f"Gallery “{gallery.title}” deleted; its share links no longer "
+                              "work and its results are still yours.")
+    return redirect("gallery_list")
+
+
+@login_required
+@require_POST
 def gallery_remove(request: HttpRequest, gallery_id: int, job_id: uuid.UUID) -> HttpResponse:
     gallery = _gallery_or_404(request, gallery_id)
     result = result_get_for_user(job_id=job_id, user=request.user)

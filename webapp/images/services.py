@@ -18,6 +18,7 @@ from sr_engine.errors import ConfigError
 from webapp.images.catalog import model_resolve
 from webapp.images.models import Result, Upload
 from webapp.images.validation import CheckedImage, ImageRejected, image_check, thumbnail_save
+from webapp.jobs.models import Job, JobStatus
 from webapp.jobs.services import job_create
 
 OUTPUT_FORMATS = {"": "same as the input", "png": "PNG", "jpeg": "JPEG", "webp": "WebP",
@@ -139,3 +140,21 @@ def upload_submit(*, owner: AbstractBaseUser, files: list[UploadedFile], model_i
             continue
         outcome.accepted.append((upload, results))
     return outcome
+
+
+def upload_delete(*, upload: Upload) -> None:
+    """Delete an upload with every result made from it: rows (jobs, gallery entries) and files.
+    Refused (ConfigError) while one of its upscales is queued or running: the worker is
+    writing into the folders this would remove; cancel it first."""
+    with transaction.atomic():
+        jobs = Job.objects.filter(image_result__upload=upload)
+        if jobs.filter(status__in=(JobStatus.QUEUED, JobStatus.RUNNING)).exists():
+            raise ConfigError(f"an upscale of {upload.name} is queued or running; cancel it or "
+                              "wait for it to finish, then delete")
+        folders = [_media(f"u{upload.owner_id}", "uploads", str(upload.id)),
+                   *(_media(f"u{upload.owner_id}", "results", str(job_id))
+                     for job_id in jobs.values_list("id", flat=True))]
+        jobs.delete()  # results and their gallery entries go with their jobs
+        upload.delete()
+    for folder in folders:  # after the rows: a failed delete leaves files, never dangling rows
+        shutil.rmtree(folder, ignore_errors=True)

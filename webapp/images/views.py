@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import uuid
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
+from sr_engine.errors import ConfigError
 from webapp.images.files import result_file_response, upload_file_response
 from webapp.images.forms import UploadForm
+from webapp.images.models import Upload
 from webapp.images.selectors import (
     gallery_list_for_user,
     result_get_for_user,
@@ -18,7 +21,7 @@ from webapp.images.selectors import (
     upload_get_for_user,
     upload_list_for_user,
 )
-from webapp.images.services import upload_submit
+from webapp.images.services import upload_delete, upload_submit
 
 
 @login_required
@@ -56,8 +59,27 @@ def upload_detail(request: HttpRequest, upload_id: uuid.UUID) -> HttpResponse:
     item = upload_get_for_user(upload_id=upload_id, user=request.user)
     if item is None:
         raise Http404("no such upload")
+    return _upload_page(request, item)
+
+
+def _upload_page(request: HttpRequest, item: Upload, status: int = 200) -> HttpResponse:
     return render(request, "images/upload_detail.html",
-                  {"upload": item, "results": results_of_upload(upload=item)})
+                  {"upload": item, "results": results_of_upload(upload=item)}, status=status)
+
+
+@login_required
+@require_POST
+def upload_remove(request: HttpRequest, upload_id: uuid.UUID) -> HttpResponse:
+    item = upload_get_for_user(upload_id=upload_id, user=request.user)
+    if item is None:
+        raise Http404("no such upload")
+    try:
+        upload_delete(upload=item)
+    except ConfigError as exc:  # still running: the page again, with the reason
+        messages.error(request, str(exc))
+        return _upload_page(request, item, status=409)
+    messages.success(request, f"{item.name} and its results deleted")
+    return redirect("home")
 
 
 @login_required
