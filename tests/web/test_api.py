@@ -10,6 +10,8 @@ from django.test import Client
 from django.urls import reverse
 
 from webapp.api.tokens import token_create
+from webapp.images.models import Result, Upload
+from webapp.jobs.models import Job, JobStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -104,3 +106,20 @@ def test_a_job_of_another_user_is_404(client, user, other_user, done_result):
                       **_auth(token_create(user=user))).json()
     assert mine["status"] == "done" and mine["metrics"]["model"]["psnr_y"] == 30.0
     assert mine["output_url"].endswith(f"/api/v1/jobs/{done_result.job_id}/output")
+
+
+def test_delete_a_job_and_with_the_last_one_its_image(client, user, other_user, done_result):
+    twin = Result.objects.create(
+        job=Job.objects.create(owner=user, kind="upscale", status=JobStatus.RUNNING),
+        upload=done_result.upload, model="bicubic", scale=2)
+    mine, theirs = _auth(token_create(user=user)), _auth(token_create(user=other_user))
+    url = reverse("api_job", args=[done_result.job_id])
+    assert client.delete(url, **theirs).status_code == 404
+    response = client.delete(reverse("api_job", args=[twin.job_id]), **mine)
+    assert response.status_code == 409 and "cancel it" in response.json()["error"]
+    assert client.delete(url, **mine).status_code == 204
+    assert client.get(url, **mine).status_code == 404
+    assert Upload.objects.filter(id=done_result.upload_id).exists()  # the twin still uses it
+    Job.objects.filter(id=twin.job_id).update(status=JobStatus.CANCELLED)
+    assert client.delete(reverse("api_job", args=[twin.job_id]), **mine).status_code == 204
+    assert not Upload.objects.filter(id=done_result.upload_id).exists()

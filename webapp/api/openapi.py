@@ -143,10 +143,17 @@ def openapi_schema(server: str) -> dict:
                             "status": {"type": "string"},
                             "url": {"type": "string", "format": "uri"}}}}}},
                         "400": _ERROR, "401": _ERROR}}},
-            "/api/v1/jobs/{id}": {"get": {
-                "summary": "A job's status, latest progress, metrics and output URL",
-                "parameters": [_JOB_ID],
-                "responses": {"200": _json("Job", "The job"), "404": _ERROR, "401": _ERROR}}},
+            "/api/v1/jobs/{id}": {
+                "get": {
+                    "summary": "A job's status, latest progress, metrics and output URL",
+                    "parameters": [_JOB_ID],
+                    "responses": {"200": _json("Job", "The job"), "404": _ERROR, "401": _ERROR}},
+                "delete": {
+                    "summary": "Delete a finished job with its files (and its image, if no "
+                               "other job used it); 409 while it is queued or running",
+                    "parameters": [_JOB_ID],
+                    "responses": {"204": {"description": "Deleted"}, "404": _ERROR,
+                                  "409": _ERROR, "401": _ERROR}}},
             "/api/v1/jobs/{id}/cancel": {"post": {
                 "summary": "Cancel a queued or running job", "parameters": [_JOB_ID],
                 "responses": {"200": _json("Job", "The job"), "404": _ERROR}}},

@@ -15,7 +15,12 @@ from webapp.api.openapi import openapi_schema
 from webapp.images.catalog import model_catalog, model_resolve
 from webapp.images.files import result_file_response
 from webapp.images.selectors import result_get_for_user
-from webapp.images.services import OUTPUT_FORMATS, result_create, upload_create
+from webapp.images.services import (
+    OUTPUT_FORMATS,
+    result_create,
+    result_delete,
+    upload_create,
+)
 from webapp.images.validation import ImageRejected
 from webapp.jobs.models import Job
 from webapp.jobs.selectors import job_get_for_user, job_list_for_user
@@ -80,12 +85,25 @@ def jobs(request: HttpRequest) -> HttpResponse:
 
 
 @token_required
-@api_methods("GET")
+@api_methods("GET", "DELETE")
 def job_detail(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+    if request.method == "DELETE":
+        return _job_delete(request, job_id)
     job = job_get_for_user(job_id=job_id, user=request.user)
     if job is None:
         return api_error(404, "no such job")
     return JsonResponse(job_representation(request, job))
+
+
+def _job_delete(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+    result = result_get_for_user(job_id=job_id, user=request.user)
+    if result is None:
+        return api_error(404, "no such job")
+    try:
+        result_delete(result=result)
+    except ConfigError as exc:
+        return api_error(409, str(exc))
+    return HttpResponse(status=204)
 
 
 @token_required

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.db.models import QuerySet
 
 from sr_engine.errors import ConfigError
 from webapp.images.catalog import model_resolve
@@ -142,19 +143,41 @@ def upload_submit(*, owner: AbstractBaseUser, files: list[UploadedFile], model_i
     return outcome
 
 
+
+def _refuse_while_active(jobs: QuerySet[Job], what: str) -> None:
+    # The worker is writing into the folders a delete removes: cancel first.
+    if jobs.filter(status__in=(JobStatus.QUEUED, JobStatus.RUNNING)).exists():
+        raise ConfigError(f"an upscale of {what} is queued or running; cancel it or wait for "
+                          "it to finish, then delete")
+
+
+def _remove(folders: list[Path]) -> None:
+    for folder in folders:  # after the rows: a failed delete leaves files, never dangling rows
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def upload_delete(*, upload: Upload) -> None:
-    """Delete an upload with every result made from it: rows (jobs, gallery entries) and files.
-    Refused (ConfigError) while one of its upscales is queued or running: the worker is
-    writing into the folders this would remove; cancel it first."""
+    """Delete an upload with every result made from it: rows (jobs, gallery entries) and
+    files. ConfigError while one of its upscales is queued or running."""
     with transaction.atomic():
         jobs = Job.objects.filter(image_result__upload=upload)
-        if jobs.filter(status__in=(JobStatus.QUEUED, JobStatus.RUNNING)).exists():
-            raise ConfigError(f"an upscale of {upload.name} is queued or running; cancel it or "
-                              "wait for it to finish, then delete")
+        _refuse_while_active(jobs, upload.name)
         folders = [_media(f"u{upload.owner_id}", "uploads", str(upload.id)),
                    *(_media(f"u{upload.owner_id}", "results", str(job_id))
                      for job_id in jobs.values_list("id", flat=True))]
         jobs.delete()  # results and their gallery entries go with their jobs
         upload.delete()
-    for folder in folders:  # after the rows: a failed delete leaves files, never dangling rows
-        shutil.rmtree(folder, ignore_errors=True)
+    _remove(folders)
+
+
+def result_delete(*, result: Result) -> None:
+    """Delete one upscale (job, files, gallery entries); its upload goes too when this was
+    its only result, as API clients never see uploads. ConfigError while it is running."""
+    if not result.upload.results.exclude(pk=result.pk).exists():
+        upload_delete(upload=result.upload)
+        return
+    with transaction.atomic():
+        jobs = Job.objects.filter(pk=result.job_id)
+        _refuse_while_active(jobs, result.upload.name)
+        jobs.delete()
+    _remove([_media(f"u{result.upload.owner_id}", "results", str(result.job_id))])
