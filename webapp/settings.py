@@ -152,6 +152,8 @@ SR_DEVICE = env_str("SR_DEVICE", "auto")
 if SR_DEVICE not in ("auto", "cpu", "cuda"):
     raise ImproperlyConfigured(f"SR_DEVICE={SR_DEVICE!r}: expected auto, cpu or cuda")
 SR_TILE = env_int("SR_TILE", 256, minimum=0)
+# Days after which `manage.py prune_uploads` deletes uploads (0: only with --days).
+SR_UPLOAD_RETENTION_DAYS = env_int("SR_UPLOAD_RETENTION_DAYS", 0, minimum=0)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024  # form fields; files stream to temp files
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FILES = SR_MAX_FILES + 1  # + the optional reference

@@ -19,7 +19,7 @@ from sr_engine.errors import ConfigError
 from webapp.images.catalog import model_resolve
 from webapp.images.models import Result, Upload
 from webapp.images.validation import CheckedImage, ImageRejected, image_check, thumbnail_save
-from webapp.jobs.models import Job, JobStatus
+from webapp.jobs.models import ACTIVE, Job
 from webapp.jobs.services import job_create
 
 OUTPUT_FORMATS = {"": "same as the input", "png": "PNG", "jpeg": "JPEG", "webp": "WebP",
@@ -146,7 +146,7 @@ def upload_submit(*, owner: AbstractBaseUser, files: list[UploadedFile], model_i
 
 def _refuse_while_active(jobs: QuerySet[Job], what: str) -> None:
     # The worker is writing into the folders a delete removes: cancel first.
-    if jobs.filter(status__in=(JobStatus.QUEUED, JobStatus.RUNNING)).exists():
+    if jobs.filter(status__in=ACTIVE).exists():
         raise ConfigError(f"an upscale of {what} is queued or running; cancel it or wait for "
                           "it to finish, then delete")
 

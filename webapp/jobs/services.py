@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from sr_engine.errors import Cancelled, EngineError
 from sr_engine.progress import ProgressEvent
-from webapp.jobs.models import Job, JobStatus
+from webapp.jobs.models import ACTIVE, Job, JobStatus
 from webapp.jobs.runners import get_runner, is_registered
 from webapp.jobs.selectors import job_payload
 from webapp.progress import JobProgress, job_broadcast
@@ -64,14 +64,12 @@ def job_mark_done(*, job_id: uuid.UUID | str, result: dict) -> Job | None:
 
 
 def job_mark_failed(*, job_id: uuid.UUID | str, error: str) -> Job | None:
-    return _finish(job_id, status=JobStatus.FAILED,
-                   from_statuses=(JobStatus.QUEUED, JobStatus.RUNNING),
+    return _finish(job_id, status=JobStatus.FAILED, from_statuses=ACTIVE,
                    progress=_event("failed", error), error=error)
 
 
 def job_mark_cancelled(*, job_id: uuid.UUID | str) -> Job | None:
-    return _finish(job_id, status=JobStatus.CANCELLED,
-                   from_statuses=(JobStatus.QUEUED, JobStatus.RUNNING),
+    return _finish(job_id, status=JobStatus.CANCELLED, from_statuses=ACTIVE,
                    progress=_event("failed", "cancelled"), error="Cancelled by the user.")
 
 

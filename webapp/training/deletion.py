@@ -12,11 +12,9 @@ from django.db import transaction
 from django.db.models import Q
 
 from sr_engine.errors import ConfigError
-from webapp.jobs.models import Job, JobStatus
+from webapp.jobs.models import ACTIVE, Job
 from webapp.training.models import Dataset, PromotedModel, TrainingRun
 from webapp.training.services import promoted_root
-
-ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
 
 
 def _active_jobs(kind: str) -> list[Job]:
