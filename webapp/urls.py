@@ -34,7 +34,7 @@ urlpatterns = [
     path("jobs/<uuid:job_id>/add-to-gallery", gv.gallery_add, name="gallery_add"),
     path("galleries/", gv.gallery_list, name="gallery_list"),
     path("galleries/<int:gallery_id>/", gv.gallery_detail, name="gallery_detail"),
-    path("galleries/<int:gallery_id>/delete", gv.gallery_remove_all, name="gallery_delete"),
+    path("galleries/<int:gallery_id>/delete", gv.gallery_delete, name="gallery_delete"),
     path("galleries/<int:gallery_id>/remove/<uuid:job_id>", gv.gallery_remove,
          name="gallery_remove"),
     path("galleries/<int:gallery_id>/share", gv.share_create, name="share_create"),

@@ -78,7 +78,7 @@ def gallery_add(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
 
 @login_required
 @require_POST
-def gallery_remove_all(request: HttpRequest, gallery_id: int) -> HttpResponse:
+def gallery_delete(request: HttpRequest, gallery_id: int) -> HttpResponse:
     gallery = _gallery_or_404(request, gallery_id)
     galleries.gallery_delete(gallery=gallery)
     messages.success(request, f"Gallery “{gallery.title}” deleted; its share links no longer "

@@ -143,7 +143,6 @@ def upload_submit(*, owner: AbstractBaseUser, files: list[UploadedFile], model_i
     return outcome
 
 
-
 def _refuse_while_active(jobs: QuerySet[Job], what: str) -> None:
     # The worker is writing into the folders a delete removes: cancel first.
     if jobs.filter(status__in=ACTIVE).exists():
