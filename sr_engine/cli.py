@@ -141,8 +141,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     print("Available checkpoints:")
     found = available_checkpoints()
     for path, meta in found:
-        metrics = " ".join(f"{k}={v:.{2 if k == 'psnr' else 4}f}" for k, v in meta.metrics.items())
-        print(f"  {meta.arch:<10} x{meta.scale}  step {meta.step:<8} {metrics}  {path}")
+        print(f"  {meta.arch:<10} x{meta.scale}  step {meta.step:<8} {meta.summary()}  {path}")
     if not found:
         print("  (none: train one with `sr-engine train RECIPE.toml`)")
     return 0

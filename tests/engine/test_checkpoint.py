@@ -167,3 +167,10 @@ def test_weights_that_do_not_fit_the_header_are_refused(tmp_path: Path) -> None:
     save_file(state, str(path), metadata={META_KEY: json.dumps(bad_meta)})
     with pytest.raises(CheckpointError, match="bad metadata"):
         read_meta(path)
+
+
+def test_summary_names_the_validation_set() -> None:
+    meta = CheckpointMeta.for_arch("espcn", scale=3, metrics={"ssim": 0.90164, "psnr": 32.296},
+                                   recipe={"data": {"val": "../shared/data/benchmark/Set5"}})
+    assert meta.summary() == "Set5 psnr 32.30 ssim 0.9016"
+    assert CheckpointMeta.for_arch("espcn", scale=3).summary() == ""

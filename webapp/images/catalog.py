@@ -50,12 +50,11 @@ def model_catalog() -> list[ModelChoice]:
     for path, meta in available_checkpoints():
         ident = path.stem if path.stem not in seen else f"{path.parent.name}-{path.stem}"
         seen.add(ident)
-        metrics = ", ".join(f"{k} {v:.4g}" for k, v in sorted(meta.metrics.items()))
         choices.append(ModelChoice(
             id=ident, label=f"{meta.arch} x{meta.scale} ({ident})", engine_name=str(path),
             scales=(int(meta.scale),), kind="checkpoint",
             description=f"{meta.arch} checkpoint, step {meta.step}"
-                        + (f"; {metrics}" if metrics else "")))
+                        + (f"; {meta.summary()}" if meta.metrics else "")))
     return choices + _promoted(seen)
 
 
