@@ -1,5 +1,6 @@
-"""One real-browser walk through the product: log in, upload, watch progress reach done,
-open the result, make a gallery, and open its share link logged out (with a screenshot)."""
+"""Real-browser walks through the product: log in, upload (picked and dropped files), watch
+progress reach done, open the result, make a gallery, and open its share link logged out (with
+a screenshot)."""
 
 from __future__ import annotations
 
@@ -82,3 +83,27 @@ def test_job_page_falls_back_to_polling_without_a_websocket(live_asgi, erin, log
     page.wait_for_selector('[data-job][data-status="done"]')
     assert sockets, "the page never tried its websocket"
     assert page.locator(".conn.live").count() == 0
+
+
+def test_dropped_files_join_the_picked_ones(live_asgi, erin, login, tmp_path):
+    picked = tmp_path / "picked.png"
+    Image.new("RGB", (32, 24), "navy").save(picked)
+    page = login(live_asgi, "erin", "erin-pass-123")
+    page.goto(f"{live_asgi}/upload/")
+    page.set_input_files("input[name=images]", str(picked))
+    # What a browser hands the page when a PNG from the desktop is dropped on the zone.
+    dropped = tmp_path / "dropped.png"
+    Image.new("RGB", (32, 24), "olive").save(dropped)
+    page.evaluate("""([name, bytes]) => {
+        const data = new DataTransfer();
+        data.items.add(new File([new Uint8Array(bytes)], name, {type: "image/png"}));
+        document.getElementById("drop").dispatchEvent(
+            new DragEvent("drop", {dataTransfer: data, bubbles: true, cancelable: true}));
+    }""", ["dropped.png", list(dropped.read_bytes())])
+    assert page.locator("#picked li").all_text_contents()[0].startswith("picked.png")
+    assert page.locator("#picked li").count() == 2
+    page.select_option("select[name=scale]", "2")
+    page.click("#upload-form button[type=submit]")
+    page.wait_for_url(f"{live_asgi}/")  # two uploads: back to the list of them
+    names = page.locator("body").text_content()
+    assert "picked.png" in names and "dropped.png" in names
