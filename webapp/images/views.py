@@ -56,10 +56,14 @@ def upload(request: HttpRequest) -> HttpResponse:
 @login_required
 def upload_detail(request: HttpRequest, upload_id: uuid.UUID) -> HttpResponse:
     """The bake-off: every model this upload went through, side by side, with metrics."""
+    return _upload_page(request, _upload_or_404(request, upload_id))
+
+
+def _upload_or_404(request: HttpRequest, upload_id: uuid.UUID) -> Upload:
     item = upload_get_for_user(upload_id=upload_id, user=request.user)
     if item is None:
         raise Http404("no such upload")
-    return _upload_page(request, item)
+    return item
 
 
 def _upload_page(request: HttpRequest, item: Upload, status: int = 200) -> HttpResponse:
@@ -70,9 +74,7 @@ def _upload_page(request: HttpRequest, item: Upload, status: int = 200) -> HttpR
 @login_required
 @require_POST
 def upload_remove(request: HttpRequest, upload_id: uuid.UUID) -> HttpResponse:
-    item = upload_get_for_user(upload_id=upload_id, user=request.user)
-    if item is None:
-        raise Http404("no such upload")
+    item = _upload_or_404(request, upload_id)
     try:
         upload_delete(upload=item)
     except ConfigError as exc:  # still running: the page again, with the reason
@@ -84,10 +86,7 @@ def upload_remove(request: HttpRequest, upload_id: uuid.UUID) -> HttpResponse:
 
 @login_required
 def upload_file(request: HttpRequest, upload_id: uuid.UUID, which: str) -> HttpResponse:
-    item = upload_get_for_user(upload_id=upload_id, user=request.user)
-    if item is None:
-        raise Http404("no such upload")
-    return upload_file_response(item, which)
+    return upload_file_response(_upload_or_404(request, upload_id), which)
 
 
 @login_required
