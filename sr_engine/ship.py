@@ -5,6 +5,11 @@
 it), its log to `docs/training/{arch}_x{scale}.jsonl`, and writes a card
 `docs/training/{arch}_x{scale}.md` with the recipe, the exact commands, steps, wall time and
 device, read from what the run itself recorded (never typed by hand).
+
+A run whose `model.init` is the very file it ships to (a later stage of the same model, e.g.
+`fsrcnn_x2_stage2.toml`) keeps the card and log of what it started from as
+`{name}.stage{k}.md/.jsonl`, and its own card links them; a run that starts afresh replaces
+the model, so earlier stage files are removed.
 """
 
 from __future__ import annotations
@@ -62,7 +67,8 @@ def recipe_toml(recipe: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def training_card(name: str, meta_dict: dict[str, Any], sessions: list[dict[str, Any]]) -> str:
+def training_card(name: str, meta_dict: dict[str, Any], sessions: list[dict[str, Any]],
+                  stages: int = 0) -> str:
     total = sum(s["seconds"] for s in sessions)
     rows = [f"| `{s['command']}` | {s['steps']} | {s['seconds'] / 60:.1f} min | {s['device']} "
             f"({s['cpu']}, {s['threads']} threads, torch {s['torch']}) | {s['finished']} |"
@@ -77,7 +83,10 @@ def training_card(name: str, meta_dict: dict[str, Any], sessions: list[dict[str,
         f"validation: {metrics}",
         f"- training data fingerprint `{meta_dict['data_fingerprint']}`",
         f"- total wall time {total / 3600:.2f} h over {len(sessions)} session(s); "
-        f"log: [{name}.jsonl]({name}.jsonl)", "",
+        f"log: [{name}.jsonl]({name}.jsonl)",
+        *(["- continues the shipped checkpoint of earlier stage(s): " + ", ".join(
+            f"[stage {k}]({name}.stage{k}.md)" for k in range(1, stages + 1))] if stages else []),
+        "",
         "| command | steps reached | wall time | device | finished |", "|---|---|---|---|---|",
         *rows, "", "## Resolved recipe", "", "```toml", recipe_toml(meta_dict["recipe"]).rstrip(),
         "```", ""])
@@ -94,8 +103,42 @@ def ship_run(run_dir: Path, *, weights_dir: Path | None = None,
     weights_dir = weights_dir or REPO_ROOT / "sr_engine" / "weights"
     docs_dir = docs_dir or REPO_ROOT / "docs" / "training"
     docs_dir.mkdir(parents=True, exist_ok=True)
-    target = atomic_copy(best, weights_dir / f"{name}.safetensors")
+    target = weights_dir / f"{name}.safetensors"
+    stages = _keep_stages(docs_dir, name) if _continues(meta.recipe, target) \
+        else _drop_stages(docs_dir, name)
+    atomic_copy(best, target)
     atomic_copy(run_dir / "log.jsonl", docs_dir / f"{name}.jsonl")
     atomic_write_text(docs_dir / f"{name}.md",
-                      training_card(name, meta.to_dict(), _sessions(run_dir)))
+                      training_card(name, meta.to_dict(), _sessions(run_dir), stages))
     return target
+
+
+def _continues(recipe: dict[str, Any], target: Path) -> bool:
+    """Did the run start from the file it ships to? (`init` is relative to where it ran.)"""
+    init = (recipe.get("model") or {}).get("init")
+    if not init or not target.exists():
+        return False
+    return any(p.exists() and p.samefile(target) for p in (Path(init), REPO_ROOT / init))
+
+
+def _stage_cards(docs_dir: Path, name: str) -> list[Path]:
+    return sorted(docs_dir.glob(f"{name}.stage*.md"))
+
+
+def _keep_stages(docs_dir: Path, name: str) -> int:
+    """Move the current card and log to the next stage{k} names; returns how many stages."""
+    card, log = docs_dir / f"{name}.md", docs_dir / f"{name}.jsonl"
+    k = len(_stage_cards(docs_dir, name)) + 1
+    if not card.exists():
+        return k - 1
+    text = card.read_text(encoding="utf-8").replace(f"({name}.jsonl)", f"({name}.stage{k}.jsonl)")
+    atomic_write_text(docs_dir / f"{name}.stage{k}.md", text)
+    if log.exists():
+        atomic_copy(log, docs_dir / f"{name}.stage{k}.jsonl")
+    return k
+
+
+def _drop_stages(docs_dir: Path, name: str) -> int:
+    for path in [*_stage_cards(docs_dir, name), *docs_dir.glob(f"{name}.stage*.jsonl")]:
+        path.unlink()
+    return 0

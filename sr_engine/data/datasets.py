@@ -23,6 +23,7 @@ from torch import Tensor
 from sr_engine.color import rgb_to_y
 from sr_engine.data.io import IMAGE_SUFFIXES
 from sr_engine.degrade import Degradation, degrade
+from sr_engine.degrade.resize import imresize, to_uint8
 from sr_engine.errors import ConfigError, ImageError
 
 # LR pixels cropped beyond the patch on each side and cut off after degrading: the bicubic
@@ -79,11 +80,12 @@ class PatchSampler:
 
     def __init__(self, folders: Sequence[Path], *, scale: int, patch_size: int,
                  color: Literal["y", "rgb"], degradation: Degradation | None = None,
-                 flips: bool = True, rot90: bool = True, cache_mb: int = 2048,
+                 flips: bool = True, rot90: bool = True,
+                 rescale: tuple[float, float] = (1.0, 1.0), cache_mb: int = 2048,
                  seed: int = 0) -> None:
         self.scale, self.patch_size, self.color = scale, patch_size, color
         self.degradation = degradation or Degradation()
-        self.flips, self.rot90 = flips, rot90
+        self.flips, self.rot90, self.rescale = flips, rot90, rescale
         self.generator = torch.Generator().manual_seed(seed)
         self.images: list[Tensor] = []
         self.skipped = 0
@@ -126,15 +128,27 @@ class PatchSampler:
         return len(self.images)
 
     def _crops(self, n: int) -> Tensor:
-        """n uint8 HR crops (n, 3, crop, crop), images drawn in proportion to their area."""
+        """n uint8 HR crops (n, 3, crop, crop), images drawn in proportion to their area.
+
+        With `rescale` on, each crop is cut 1/f times larger and shrunk back to `crop` (MATLAB
+        bicubic, 8 bits), f uniform in `rescale` and capped by the image's size.
+        """
         c, g = self.crop, self.generator
         picks = torch.multinomial(self.weights, n, replacement=True, generator=g).tolist()
         where = torch.rand(n, 2, generator=g, dtype=torch.float64).tolist()
+        lo, hi = self.rescale
+        # drawn only when on, so runs without it keep the random stream they always had
+        factors = (lo + (hi - lo) * torch.rand(n, generator=g, dtype=torch.float64)).tolist() \
+            if lo < 1.0 else [1.0] * n
         out = []
-        for i, (u, v) in zip(picks, where, strict=True):
+        for i, (u, v), f in zip(picks, where, factors, strict=True):
             img = self.images[i]
-            top, left = int(u * (img.shape[1] - c + 1)), int(v * (img.shape[2] - c + 1))
-            out.append(img[:, top:top + c, left:left + c])
+            side = min(round(c / f), *img.shape[1:])
+            top, left = int(u * (img.shape[1] - side + 1)), int(v * (img.shape[2] - side + 1))
+            crop = img[:, top:top + side, left:left + side]
+            if side != c:
+                crop = to_uint8(imresize(crop.float().div_(255.0), size=(c, c)))
+            out.append(crop)
         return torch.stack(out)
 
     def _augment(self, x: Tensor) -> Tensor:

@@ -44,10 +44,21 @@ class ModelSection(StrictConfig):
 
 @dataclass
 class AugmentSection(StrictConfig):
-    """Random dihedral augmentation of training patches."""
+    """Random dihedral augmentation of training patches, and optional random downscaling.
+
+    `rescale` = (min, max): each HR crop is first shrunk from a crop 1/f times larger, f drawn
+    uniformly in the range (FSRCNN and VDSR rescale their training images by 0.6-1.0); (1, 1)
+    is off.
+    """
 
     flips: bool = True
     rot90: bool = True
+    rescale: tuple[float, float] = (1.0, 1.0)
+
+    def validate(self) -> None:
+        lo, hi = self.rescale
+        check(0.25 <= lo <= hi <= 1.0,
+              "data.augment.rescale must be (min, max) with 0.25 <= min <= max <= 1")
 
 
 @dataclass

@@ -185,7 +185,8 @@ def _sampler(cfg: TrainConfig, spec: ArchSpec) -> PatchSampler:
     return PatchSampler([expand_path(p) for p in data.train], scale=cfg.model.scale,
                         patch_size=data.patch_size, color=spec.color,
                         degradation=data.degradation, flips=data.augment.flips,
-                        rot90=data.augment.rot90, cache_mb=data.cache_mb, seed=cfg.train.seed)
+                        rot90=data.augment.rot90,
+                        rescale=data.augment.rescale, cache_mb=data.cache_mb, seed=cfg.train.seed)
 
 
 def _validator(cfg: TrainConfig, spec: ArchSpec, hparams: dict[str, Any],

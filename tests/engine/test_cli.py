@@ -138,3 +138,29 @@ def test_module_entry_point_runs_alone():
     out = subprocess.run([sys.executable, "-m", "sr_engine", "models"], capture_output=True,
                          text=True, check=True)
     assert "bicubic" in out.stdout
+
+
+def test_ship_keeps_earlier_stages(tmp_path, hr_dir):
+    """A run that continues the shipped file keeps its card and log as stage 1; a fresh run
+    replaces the model and drops them."""
+    weights, docs = tmp_path / "weights", tmp_path / "docs"
+    weights.mkdir()
+
+    def train_and_ship(name: str, *extra: str) -> str:
+        out = tmp_path / name
+        assert main(["-q", "train", str(SMOKE), "--set", f"data.train=['{hr_dir}']",
+                     "--set", f"data.val='{hr_dir}'", "--set", f"train.out_dir='{out}'",
+                     *extra]) == 0
+        ship_run(out, weights_dir=weights, docs_dir=docs)
+        return (out / "log.jsonl").read_text()
+
+    first = train_and_ship("first")
+    train_and_ship("second", "--set", f"model.init='{weights / 'espcn_x2.safetensors'}'")
+    card = (docs / "espcn_x2.md").read_text()
+    assert "[stage 1](espcn_x2.stage1.md)" in card
+    assert (docs / "espcn_x2.stage1.jsonl").read_text() == first
+    assert "(espcn_x2.stage1.jsonl)" in (docs / "espcn_x2.stage1.md").read_text()
+
+    train_and_ship("fresh")
+    assert sorted(p.name for p in docs.iterdir()) == ["espcn_x2.jsonl", "espcn_x2.md"]
+    assert "stage 1" not in (docs / "espcn_x2.md").read_text()

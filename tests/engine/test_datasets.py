@@ -112,6 +112,23 @@ def test_augmentation_gives_the_eight_symmetries(tmp_path: Path) -> None:
     assert len({p.numpy().tobytes() for p in augmented}) == 8
 
 
+def test_rescale_shrinks_a_larger_crop(tmp_path: Path) -> None:
+    """At f = 0.5 an image of twice the crop is cut whole and shrunk by MATLAB bicubic;
+    an image too small for 1/f is cut at its own size (here: exactly one crop, unchanged)."""
+    crop = (8 + 2 * MARGIN) * 2
+    big = _write(tmp_path / "big" / "img.png", 2 * crop, 2 * crop, 7)
+    _write(tmp_path / "small" / "img.png", crop, crop, 8)
+    flat = {"flips": False, "rot90": False, "rescale": (0.5, 0.5)}
+    hr = _sampler([tmp_path / "big"], **flat).batch(2)[1]
+    whole = torch.from_numpy(np.asarray(Image.open(big))).permute(2, 0, 1).float() / 255
+    want = (imresize(whole, size=(crop, crop)) * 255).round().clamp(0, 255) / 255
+    cut = slice(MARGIN * 2, crop - MARGIN * 2)
+    assert torch.allclose(hr, want[:, cut, cut].expand_as(hr), atol=1e-6)
+    small = _sampler([tmp_path / "small"], **flat).batch(2)[1]
+    plain = _sampler([tmp_path / "small"], flips=False, rot90=False).batch(2)[1]
+    assert torch.equal(small, plain)
+
+
 def test_loading_errors(tmp_path: Path, folders) -> None:
     with pytest.raises(ConfigError, match="not found"):
         _sampler([tmp_path / "missing"])

@@ -36,11 +36,16 @@ def test_every_recipe_parses_and_round_trips(recipe: Path) -> None:
     assert TrainConfig.from_dict(config.to_dict()) == config
     assert config.run_name
     if recipe.stem != "tiny_smoke":  # shipped recipes train on the shared sets, check Set5
-        assert {p.name for p in config.data.train} == {"T91", "BSD200", "General100"}
+        # the protocol's training sets, or a part of them (FSRCNN's T91 + General-100)
+        assert {p.name for p in config.data.train} <= {"T91", "BSD200", "General100"}
         assert config.data.val is not None and config.data.val.name == "Set5"
         assert recipe.stem.split("_")[0] in (config.model.arch, "srgan")
-        # `{arch}_x{scale}.toml`, or `{arch}_x{scale}_cpu.toml` for a CPU cut of a GPU recipe
-        assert recipe.stem.removesuffix("_cpu").endswith(f"_x{config.model.scale}")
+        # `{arch}_x{scale}.toml`, `{arch}_x{scale}_cpu.toml` for a CPU cut of a GPU recipe, or
+        # `{arch}_x{scale}_stage2.toml` for a second stage that continues the shipped model
+        stem = recipe.stem.removesuffix("_cpu").removesuffix("_stage2")
+        assert stem.endswith(f"_x{config.model.scale}")
+        if recipe.stem.endswith("_stage2"):
+            assert config.model.init == Path(f"sr_engine/weights/{stem}.safetensors")
 
 
 @pytest.mark.parametrize("recipe", [p for p in RECIPES if p.stem.endswith("_cpu")],
@@ -82,6 +87,8 @@ def test_defaults_fill_optional_sections() -> None:
     (_with("loss", adversarial=1e-3, discriminator="vdsr"), "cannot judge"),
     (_with("loss", adversarial=1e-3, discriminator="nope"), "loss.discriminator"),
     (_with("train", device="tpu"), "device"),
+    (_with("data", augment={"rescale": [0.1, 1.0]}), "data.augment.rescale"),
+    (_with("data", augment={"rescale": [0.9, 0.8]}), "data.augment.rescale"),
 ])
 def test_strict_errors(data: dict, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
