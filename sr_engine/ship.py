@@ -131,7 +131,9 @@ def _keep_stages(docs_dir: Path, name: str) -> int:
     k = len(_stage_cards(docs_dir, name)) + 1
     if not card.exists():
         return k - 1
-    text = card.read_text(encoding="utf-8").replace(f"({name}.jsonl)", f"({name}.stage{k}.jsonl)")
+    log_link = f"[{name}.jsonl]({name}.jsonl)"
+    text = card.read_text(encoding="utf-8").replace(
+        log_link, f"[{name}.stage{k}.jsonl]({name}.stage{k}.jsonl)")
     atomic_write_text(docs_dir / f"{name}.stage{k}.md", text)
     if log.exists():
         atomic_copy(log, docs_dir / f"{name}.stage{k}.jsonl")

@@ -159,7 +159,8 @@ def test_ship_keeps_earlier_stages(tmp_path, hr_dir):
     card = (docs / "espcn_x2.md").read_text()
     assert "[stage 1](espcn_x2.stage1.md)" in card
     assert (docs / "espcn_x2.stage1.jsonl").read_text() == first
-    assert "(espcn_x2.stage1.jsonl)" in (docs / "espcn_x2.stage1.md").read_text()
+    stage1 = (docs / "espcn_x2.stage1.md").read_text()
+    assert "[espcn_x2.stage1.jsonl](espcn_x2.stage1.jsonl)" in stage1
 
     train_and_ship("fresh")
     assert sorted(p.name for p in docs.iterdir()) == ["espcn_x2.jsonl", "espcn_x2.md"]
