@@ -126,7 +126,8 @@ def _stage_cards(docs_dir: Path, name: str) -> list[Path]:
 
 
 def _keep_stages(docs_dir: Path, name: str) -> int:
-    """Move the current card and log to the next stage{k} names; returns how many stages."""
+    """Copy the current card and log to the next stage{k} names (the caller then writes the
+    new ones over them); returns how many stages there are."""
     card, log = docs_dir / f"{name}.md", docs_dir / f"{name}.jsonl"
     k = len(_stage_cards(docs_dir, name)) + 1
     if not card.exists():
