@@ -104,8 +104,11 @@ def ship_run(run_dir: Path, *, weights_dir: Path | None = None,
     docs_dir = docs_dir or REPO_ROOT / "docs" / "training"
     docs_dir.mkdir(parents=True, exist_ok=True)
     target = weights_dir / f"{name}.safetensors"
-    stages = _keep_stages(docs_dir, name) if _continues(meta.recipe, target) \
-        else _drop_stages(docs_dir, name)
+    if _continues(meta.recipe, target):
+        stages = _keep_stages(docs_dir, name)
+    else:
+        _drop_stages(docs_dir, name)
+        stages = 0
     atomic_copy(best, target)
     atomic_copy(run_dir / "log.jsonl", docs_dir / f"{name}.jsonl")
     atomic_write_text(docs_dir / f"{name}.md",
@@ -141,7 +144,6 @@ def _keep_stages(docs_dir: Path, name: str) -> int:
     return k
 
 
-def _drop_stages(docs_dir: Path, name: str) -> int:
+def _drop_stages(docs_dir: Path, name: str) -> None:
     for path in [*_stage_cards(docs_dir, name), *docs_dir.glob(f"{name}.stage*.jsonl")]:
         path.unlink()
-    return 0
