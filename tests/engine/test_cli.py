@@ -141,8 +141,8 @@ def test_module_entry_point_runs_alone():
 
 
 def test_ship_keeps_earlier_stages(tmp_path, hr_dir):
-    """A run that continues the shipped file keeps its card and log as stage 1; a fresh run
-    replaces the model and drops them."""
+    """A run that continues the shipped file keeps its card and log as the next stage (1, 2);
+    a fresh run replaces the model and drops them."""
     weights, docs = tmp_path / "weights", tmp_path / "docs"
     weights.mkdir()
 
@@ -154,13 +154,20 @@ def test_ship_keeps_earlier_stages(tmp_path, hr_dir):
         ship_run(out, weights_dir=weights, docs_dir=docs)
         return (out / "log.jsonl").read_text()
 
+    cont = ("--set", f"model.init='{weights / 'espcn_x2.safetensors'}'")
     first = train_and_ship("first")
-    train_and_ship("second", "--set", f"model.init='{weights / 'espcn_x2.safetensors'}'")
+    second = train_and_ship("second", *cont)
     card = (docs / "espcn_x2.md").read_text()
     assert "[stage 1](espcn_x2.stage1.md)" in card
     assert (docs / "espcn_x2.stage1.jsonl").read_text() == first
     stage1 = (docs / "espcn_x2.stage1.md").read_text()
     assert "[espcn_x2.stage1.jsonl](espcn_x2.stage1.jsonl)" in stage1
+
+    train_and_ship("third", *cont)  # stage 2 is kept beside stage 1, which stays as it was
+    assert "[stage 1](espcn_x2.stage1.md), [stage 2](espcn_x2.stage2.md)" in \
+        (docs / "espcn_x2.md").read_text()
+    assert (docs / "espcn_x2.stage2.jsonl").read_text() == second
+    assert (docs / "espcn_x2.stage1.md").read_text() == stage1
 
     train_and_ship("fresh")
     assert sorted(p.name for p in docs.iterdir()) == ["espcn_x2.jsonl", "espcn_x2.md"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,11 @@ MINIMAL = {
     "data": {"train": ["some/folder"]},
     "train": {"steps": 10},
 }
+
+
+def _shipped_name(stem: str) -> str:
+    """The model a recipe ships (`fsrcnn_x3_stage2` ships `fsrcnn_x3`, `vdsr_x2_cpu` `vdsr_x2`)."""
+    return re.sub(r"_stage\d+$", "", stem.removesuffix("_cpu"))
 
 
 def _with(section: str, **values: object) -> dict:
@@ -41,11 +47,39 @@ def test_every_recipe_parses_and_round_trips(recipe: Path) -> None:
         assert config.data.val is not None and config.data.val.name == "Set5"
         assert recipe.stem.split("_")[0] in (config.model.arch, "srgan")
         # `{arch}_x{scale}.toml`, `{arch}_x{scale}_cpu.toml` for a CPU cut of a GPU recipe, or
-        # `{arch}_x{scale}_stage2.toml` for a second stage that continues the shipped model
-        stem = recipe.stem.removesuffix("_cpu").removesuffix("_stage2")
+        # `{arch}_x{scale}_stage{k}.toml` for a later stage that continues the shipped model
+        stem = _shipped_name(recipe.stem)
         assert stem.endswith(f"_x{config.model.scale}")
-        if recipe.stem.endswith("_stage2"):
+        if "_stage" in recipe.stem:
             assert config.model.init == Path(f"sr_engine/weights/{stem}.safetensors")
+
+
+def test_train_zoo_runs_every_cpu_recipe_after_the_weights_it_starts_from() -> None:
+    makefile = (RECIPES[0].parents[2] / "Makefile").read_text(encoding="utf-8")
+    found = re.search(r"^ZOO \?=((?:.*\\\n)*.*)$", makefile, re.MULTILINE)
+    assert found, "Makefile has no ZOO ?= list"
+    zoo = found.group(1).replace("\\", " ").split()
+    names = {p.stem for p in RECIPES}
+    assert set(zoo) <= names
+    # on the CPU: the light archs, every later stage and every CPU cut (the rest need a GPU)
+    cpu = {n for n in names if n.split("_")[0] in ("espcn", "fsrcnn", "srcnn")
+           or n.endswith("_cpu") or "_stage" in n}
+    assert set(zoo) == cpu, "make train-zoo must list every CPU recipe"
+    for i, name in enumerate(zoo):
+        init = TrainConfig.from_toml(RECIPES[0].with_name(f"{name}.toml")).model.init
+        if init is None:
+            continue
+        shipped_before = [_shipped_name(n) for n in zoo[:i]]
+        assert init.stem in shipped_before, f"{name} starts from {init} before it is trained"
+        stage = re.search(r"_stage(\d+)$", name)
+        if stage:  # ... and from the stage just before it, not an older or a newer one
+            k = int(stage.group(1))
+            before = _shipped_name(name) + (f"_stage{k - 1}" if k > 2 else "")
+            last = max(j for j in range(i) if _shipped_name(zoo[j]) == init.stem)
+            assert zoo[last] == before, f"{name} must follow {before}"
+        else:  # another model (x3 from x2) starts from the last stage of the one it inherits
+            later = [n for n in zoo[i:] if _shipped_name(n) == init.stem]
+            assert not later, f"{name} starts from {init.stem} before {later} finish it"
 
 
 @pytest.mark.parametrize("recipe", [p for p in RECIPES if p.stem.endswith("_cpu")],
