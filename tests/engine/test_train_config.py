@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 
 from sr_engine.errors import ConfigError
+from sr_engine.paths import REPO_ROOT
 from sr_engine.train import TrainConfig
 
-RECIPES = sorted((Path(__file__).resolve().parents[2] / "sr_engine" / "recipes").glob("*.toml"))
+RECIPE_DIR = REPO_ROOT / "sr_engine" / "recipes"
+RECIPES = sorted(RECIPE_DIR.glob("*.toml"))
 MINIMAL = {
     "model": {"arch": "espcn", "scale": 2},
     "data": {"train": ["some/folder"]},
@@ -55,7 +57,7 @@ def test_every_recipe_parses_and_round_trips(recipe: Path) -> None:
 
 
 def test_train_zoo_runs_every_cpu_recipe_after_the_weights_it_starts_from() -> None:
-    makefile = (RECIPES[0].parents[2] / "Makefile").read_text(encoding="utf-8")
+    makefile = (REPO_ROOT / "Makefile").read_text(encoding="utf-8")
     found = re.search(r"^ZOO \?=((?:.*\\\n)*.*)$", makefile, re.MULTILINE)
     assert found, "Makefile has no ZOO ?= list"
     zoo = found.group(1).replace("\\", " ").split()
@@ -66,7 +68,7 @@ def test_train_zoo_runs_every_cpu_recipe_after_the_weights_it_starts_from() -> N
            or n.endswith("_cpu") or "_stage" in n}
     assert set(zoo) == cpu, "make train-zoo must list every CPU recipe"
     for i, name in enumerate(zoo):
-        init = TrainConfig.from_toml(RECIPES[0].with_name(f"{name}.toml")).model.init
+        init = TrainConfig.from_toml(RECIPE_DIR / f"{name}.toml").model.init
         if init is None:
             continue
         shipped_before = [_shipped_name(n) for n in zoo[:i]]
@@ -147,11 +149,9 @@ def test_unknown_key_in_toml_file(tmp_path: Path) -> None:
         TrainConfig.from_toml(recipe)
 
 
-REPO = Path(__file__).resolve().parents[2]
-
 
 @pytest.mark.data
-@pytest.mark.skipif(not (REPO.parent / "shared" / "data").is_dir(),
+@pytest.mark.skipif(not (REPO_ROOT.parent / "shared" / "data").is_dir(),
                     reason="../shared/data (the recipes' relative data paths) is absent")
 @pytest.mark.parametrize("recipe", [p for p in RECIPES if p.stem != "tiny_smoke"],
                          ids=lambda p: p.stem)
@@ -160,6 +160,6 @@ def test_recipe_folders_exist_from_the_repo_root(recipe: Path) -> None:
     config = TrainConfig.from_toml(recipe)
     assert config.data.val is not None
     for folder in [*config.data.train, config.data.val]:
-        assert (REPO / folder).is_dir(), folder
+        assert (REPO_ROOT / folder).is_dir(), folder
     if config.model.init is not None:  # x3/x4 fine-tunes start from a shipped x2 checkpoint
-        assert (REPO / config.model.init).is_file(), config.model.init
+        assert (REPO_ROOT / config.model.init).is_file(), config.model.init
