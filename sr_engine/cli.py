@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from sr_engine.console import BarProgress
+from sr_engine.console import BarProgress, StopOnSignal
 from sr_engine.errors import EngineError
 
 DEFAULT_SETS = ("Set5", "Set14")
@@ -51,18 +51,28 @@ def cmd_upscale(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from sr_engine.errors import TrainingStopped
     from sr_engine.ship import record_session
     from sr_engine.train import TrainConfig, train
     from sr_engine.zoo import resolve_device
 
     config = TrainConfig.from_toml(args.recipe).with_overrides(args.set or [])
+    device = str(resolve_device(config.train.device))
     bar = BarProgress(quiet=args.quiet)
     try:
-        result = train(config, progress=bar, resume=Path(args.resume) if args.resume else None)
+        with StopOnSignal(bar) as progress:
+            result = train(config, progress=progress,
+                           resume=Path(args.resume) if args.resume else None)
+    except TrainingStopped as stop:  # Ctrl-C: the state is saved; the card keeps the session
+        record_session(stop.out_dir, command=_command_line(args), seconds=stop.seconds,
+                       steps=stop.step, device=device)
+        print(f"sr-engine: stopped at step {stop.step}; continue with the same command and "
+              f"--resume {stop.out_dir}", file=sys.stderr)
+        return 130
     finally:
         bar.close()
     record_session(result.out_dir, command=_command_line(args), seconds=result.seconds,
-                   steps=result.steps, device=str(resolve_device(config.train.device)))
+                   steps=result.steps, device=device)
     print(f"trained {result.steps} steps in {result.seconds:.0f} s; "
           f"best: {result.best_checkpoint}; last: {result.last_checkpoint}; "
           f"metrics: {json.dumps(result.best_metrics)}")

@@ -1,12 +1,16 @@
-"""Progress bars for the CLI: turns ProgressEvents into one tqdm bar per stage."""
+"""Progress for the CLI: one tqdm bar per stage, and a graceful stop on Ctrl-C / SIGTERM."""
 
 from __future__ import annotations
 
+import signal
 import sys
+from types import FrameType
+from typing import Any
 
 from tqdm import tqdm
 
-from sr_engine.progress import ProgressEvent
+from sr_engine.errors import Cancelled
+from sr_engine.progress import ProgressCallback, ProgressEvent
 
 
 class BarProgress:
@@ -49,3 +53,39 @@ class BarProgress:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+
+class StopOnSignal:
+    """Wraps a ProgressCallback: the first Ctrl-C (SIGINT) or SIGTERM raises `Cancelled` at
+    the next progress event instead of wherever Python happens to be, so a training run saves
+    a state it can resume from (and its session is recorded); a second one stops at once.
+
+    Use as a context manager around the work; the previous handlers are restored after it.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self, callback: ProgressCallback) -> None:
+        self.callback = callback
+        self.requested = False
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> StopOnSignal:
+        self._previous = {sig: signal.signal(sig, self._request) for sig in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def _request(self, signum: int, frame: FrameType | None) -> None:
+        self.requested = True
+        for sig, handler in self._previous.items():  # the next signal acts as it used to
+            signal.signal(sig, handler)
+        print("sr-engine: stopping at the next progress step (again to stop now)",
+              file=sys.stderr)
+
+    def __call__(self, event: ProgressEvent) -> None:
+        if self.requested and event.stage != "done":  # "done": nothing left to stop
+            raise Cancelled(f"stopped by signal during {event.stage}")
+        self.callback(event)

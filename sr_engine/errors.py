@@ -1,5 +1,9 @@
 """Engine errors: each carries a one-line message fit for a CLI or a web page."""
 
+from __future__ import annotations
+
+from pathlib import Path
+
 
 class EngineError(Exception):
     """Base class of every error the engine raises on purpose."""
@@ -30,3 +34,11 @@ class ImageError(EngineError):
 
 class Cancelled(EngineError):
     """Raised through a progress callback to stop long work; the engine cleans up and re-raises."""
+
+
+class TrainingStopped(Cancelled):
+    """A training run stopped through its callback after saving a state to resume from."""
+
+    def __init__(self, out_dir: Path, step: int, seconds: float) -> None:
+        super().__init__(f"stopped at step {step}; resume from {out_dir}")
+        self.out_dir, self.step, self.seconds = out_dir, step, seconds

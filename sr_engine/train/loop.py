@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from sr_engine.errors import Cancelled
+from sr_engine.errors import Cancelled, TrainingStopped
 from sr_engine.losses import discriminator_loss, generator_adversarial_loss, mean_parts
 from sr_engine.progress import ProgressCallback, Reporter, emit
 from sr_engine.train.config import TrainConfig
@@ -44,7 +44,8 @@ def train(config: TrainConfig, *, progress: ProgressCallback | None = None,
 
     Events: "loading", "training" every `log_every` steps (loss, lr, it/s), "validating"
     (psnr, ssim), "saving", "done". When the callback raises `Cancelled`, a resumable
-    state is saved at the last finished step and the exception propagates.
+    state is saved at the last finished step and `TrainingStopped` (a `Cancelled` that says
+    where and when) propagates.
     `on_validate(module, step)` is called after each validation with the validated (EMA)
     weights, e.g. to render sample crops; it must not change the module.
     """
@@ -74,9 +75,9 @@ def train(config: TrainConfig, *, progress: ProgressCallback | None = None,
                      current=s.step, total=steps)
                 save_step(s)
                 save_training_state(s)
-    except Cancelled:
+    except Cancelled as exc:
         save_training_state(s)  # no event: the callback has asked us to stop
-        raise
+        raise TrainingStopped(s.out_dir, s.step, time.monotonic() - t0) from exc
     emit(progress, "done", f"trained {steps} steps", current=steps, total=steps,
          metrics=s.best_metrics)
     best = s.out_dir / "best.safetensors"

@@ -1,8 +1,10 @@
 """The CLI end to end, in-process through `main()` (and once as a real subprocess)."""
 
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +16,7 @@ from sr_engine.checkpoint import CheckpointMeta, save_checkpoint
 from sr_engine.cli import main
 from sr_engine.registry import create_model
 from sr_engine.ship import ship_run
+from sr_engine.train.state import load_state
 from sr_engine.zoo import load_model
 
 SMOKE = Path(__file__).resolve().parents[2] / "sr_engine" / "recipes" / "tiny_smoke.toml"
@@ -172,3 +175,33 @@ def test_ship_keeps_earlier_stages(tmp_path, hr_dir):
     train_and_ship("fresh")
     assert sorted(p.name for p in docs.iterdir()) == ["espcn_x2.jsonl", "espcn_x2.md"]
     assert "stage 1" not in (docs / "espcn_x2.md").read_text()
+
+
+def test_ctrl_c_saves_a_state_records_the_session_and_resumes(tmp_path, hr_dir, capsys):
+    """A real SIGINT to `sr-engine train`: exit 130 at the next progress step with a resumable
+    state and the stopped session recorded (so its time reaches the card); resuming finishes."""
+    out = tmp_path / "run"
+    overrides = ["--set", f"data.train=['{hr_dir}']", "--set", f"data.val='{hr_dir}'",
+                 "--set", f"train.out_dir='{out}'", "--set", "train.ckpt_every=100000"]
+    proc = subprocess.Popen([sys.executable, "-m", "sr_engine", "-q", "train", str(SMOKE),
+                             "--set", "train.steps=100000", *overrides],
+                            stderr=subprocess.PIPE, text=True)
+    log = out / "log.jsonl"
+    deadline = time.monotonic() + 120
+    while not (log.exists() and '"kind": "train"' in log.read_text()):
+        assert proc.poll() is None and time.monotonic() < deadline, "training never logged"
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "--resume" in err.splitlines()[-1]
+    (stopped,) = [json.loads(x) for x in (out / "sessions.jsonl").read_text().splitlines()]
+    assert 2 <= stopped["steps"] < 100000 and stopped["seconds"] > 0
+    assert load_state(out / "train_state.safetensors")["step"] == stopped["steps"]
+
+    end = stopped["steps"] + 4
+    assert main(["-q", "train", str(SMOKE), "--set", f"train.steps={end}", *overrides,
+                 "--resume", str(out)]) == 0
+    assert f"trained {end} steps" in capsys.readouterr().out
+    sessions = (out / "sessions.jsonl").read_text().splitlines()
+    assert [json.loads(x)["steps"] for x in sessions] == [stopped["steps"], end]

@@ -25,6 +25,13 @@ def _shipped_name(stem: str) -> str:
     return re.sub(r"_stage\d+$", "", stem.removesuffix("_cpu"))
 
 
+def _stage(stem: str) -> int:
+    """A recipe's stage: `_stage{k}` names it; the first recipe of a model (`srcnn_x2`,
+    `edsr_x2_cpu`) is stage 1."""
+    found = re.search(r"_stage(\d+)$", stem)
+    return int(found.group(1)) if found else 1
+
+
 def _with(section: str, **values: object) -> dict:
     data = {k: dict(v) for k, v in MINIMAL.items()}
     data.setdefault(section, {}).update(values)
@@ -73,12 +80,10 @@ def test_train_zoo_runs_every_cpu_recipe_after_the_weights_it_starts_from() -> N
             continue
         shipped_before = [_shipped_name(n) for n in zoo[:i]]
         assert init.stem in shipped_before, f"{name} starts from {init} before it is trained"
-        stage = re.search(r"_stage(\d+)$", name)
-        if stage:  # ... and from the stage just before it, not an older or a newer one
-            k = int(stage.group(1))
-            before = _shipped_name(name) + (f"_stage{k - 1}" if k > 2 else "")
+        k = _stage(name)
+        if k > 1:  # ... and from the stage just before it, not an older or a newer one
             last = max(j for j in range(i) if _shipped_name(zoo[j]) == init.stem)
-            assert zoo[last] == before, f"{name} must follow {before}"
+            assert _stage(zoo[last]) == k - 1, f"{name} must follow stage {k - 1}, not {zoo[last]}"
         else:  # another model (x3 from x2) starts from the last stage of the one it inherits
             later = [n for n in zoo[i:] if _shipped_name(n) == init.stem]
             assert not later, f"{name} starts from {init.stem} before {later} finish it"
