@@ -82,7 +82,7 @@ class StopOnSignal:
         self.requested = True
         for sig, handler in self._previous.items():  # the next signal acts as it used to
             signal.signal(sig, handler)
-        print("sr-engine: stopping at the next progress step (again to stop now)",
+        print("sr-engine: stopping at the next progress step (Ctrl-C again to stop now)",
               file=sys.stderr)
 
     def __call__(self, event: ProgressEvent) -> None:
