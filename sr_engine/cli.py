@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sr_engine.console import BarProgress, StopOnSignal
-from sr_engine.errors import EngineError
+from sr_engine.errors import EngineError, TrainingStopped
 
 DEFAULT_SETS = ("Set5", "Set14")
 
@@ -51,7 +51,6 @@ def cmd_upscale(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from sr_engine.errors import TrainingStopped
     from sr_engine.ship import record_session
     from sr_engine.train import TrainConfig, train
     from sr_engine.zoo import resolve_device
