@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 from collections.abc import Sequence
@@ -230,7 +231,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.argv = argv  # recorded in training cards and benchmark reports
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # a reader that has gone (`| head`) fails here, not at exit
+        return code
+    except BrokenPipeError:
+        # Stop quietly, as Unix tools do; stdout goes to devnull so exit cannot fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except EngineError as exc:
         print(f"sr-engine: error: {exc}", file=sys.stderr)
         return 2

@@ -119,15 +119,16 @@ def _images(folder: Path) -> list[Path]:
         if folder.is_dir() else []
 
 
-def hr_images(folder: Path) -> list[Path]:
+def hr_images(folder: Path, scale: int | None = None) -> list[Path]:
     """The HR images of a benchmark folder, in the layouts the sets are shipped in: a flat
     folder of HR images; `SET/HR/` (BasicSR, beside `LR_bicubic/`); or `*_HR.png` beside
-    `*_LR.png` (the SelfExSR / Huang et al. `image_SRF_s` folders), where the LR files must
-    not be scored as if they were HR."""
+    `*_LR.png` (the SelfExSR / Huang et al. `image_SRF_s` folders, one per scale, chosen by
+    `scale` when given the set's root), where the LR files must not be scored as HR."""
     files = _images(folder)
     if not files:
+        wanted = {"hr"} | ({f"image_srf_{scale}"} if scale else set())
         files = next((_images(sub) for sub in sorted(folder.glob("*"))
-                      if sub.name.lower() == "hr"), [])
+                      if sub.name.lower() in wanted), [])
     tagged = [p for p in files if p.stem.lower().endswith("_hr")]
     return tagged or files
 
@@ -135,10 +136,10 @@ def hr_images(folder: Path) -> list[Path]:
 def load_eval_set(data_dir: str | Path, *, scale: int) -> EvalSet:
     """Decode a folder of HR images and make the protocol's LR and HR Y of each, once."""
     folder = Path(data_dir)
-    files = hr_images(folder)
+    files = hr_images(folder, scale)
     if not files:
         raise ConfigError(f"no evaluation images in {folder} (a folder of HR images, or one "
-                          "with an HR/ folder)")
+                          f"with an HR/ or image_SRF_{scale}/ folder)")
     images = []
     for path in files:
         hr = modcrop(levels8(load_image(path)), scale)

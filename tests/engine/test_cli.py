@@ -143,6 +143,15 @@ def test_module_entry_point_runs_alone():
     assert "bicubic" in out.stdout
 
 
+def test_a_reader_that_stops_early_gets_no_traceback():
+    # `sr-engine models | head -1`: the pipe closes before the listing is written
+    proc = subprocess.Popen([sys.executable, "-m", "sr_engine", "models"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()
+    assert proc.wait(timeout=60) == 1
+    assert proc.stderr.read() == ""
+
+
 def test_ship_keeps_earlier_stages(tmp_path, hr_dir):
     """A run that continues the shipped file keeps its card and log as the next stage (1, 2);
     a fresh run replaces the model and drops them."""

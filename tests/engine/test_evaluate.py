@@ -61,21 +61,29 @@ def test_load_eval_set_follows_the_protocol(folder: Path) -> None:
     assert deep.lr.shape == (1, 3, 16, 14)  # 16-bit sources are rounded to 8 bits first
 
 
-@pytest.mark.parametrize("layout", ["flat", "HR folder", "HR beside LR"])
+@pytest.mark.parametrize("layout", ["flat", "HR folder", "HR beside LR", "SRF folders"])
 def test_benchmark_folders_are_read_in_the_layouts_sets_ship_in(tmp_path: Path,
                                                                  layout: str) -> None:
     picture = Picture(smooth(24, 24, 3))
-    hr = tmp_path / "Set" / ("HR" if layout == "HR folder" else "")
+    sub = {"HR folder": "HR", "SRF folders": "image_SRF_2"}.get(layout, "")
+    hr = tmp_path / "Set" / sub
     hr.mkdir(parents=True, exist_ok=True)
-    tag = "_HR" if layout == "HR beside LR" else ""
+    tag = {"HR beside LR": "_HR", "SRF folders": "_SRF_2_HR"}.get(layout, "")
     for name in ("a", "b"):
         save_image(hr / f"{name}{tag}.png", picture)
         if tag:  # the LR twin must not be scored as an HR image
-            save_image(hr / f"{name}_LR.png", Picture(smooth(12, 12, 3)))
+            save_image(hr / f"{name}{tag[:-2]}LR.png", Picture(smooth(12, 12, 3)))
     if layout == "HR folder":
         (tmp_path / "Set" / "LR_bicubic").mkdir()
-    assert [p.name for p in hr_images(tmp_path / "Set")] == [f"a{tag}.png", f"b{tag}.png"]
+    if layout == "SRF folders":  # another scale's folder beside it is not read
+        (tmp_path / "Set" / "image_SRF_4").mkdir()
+        save_image(tmp_path / "Set" / "image_SRF_4" / "a_SRF_4_HR.png", picture)
+    assert [p.name for p in hr_images(tmp_path / "Set", 2)] == [f"a{tag}.png", f"b{tag}.png"]
     assert load_eval_set(tmp_path / "Set", scale=2).name == "Set"
+    if layout == "SRF folders":
+        assert len(load_eval_set(tmp_path / "Set", scale=4)) == 1
+        with pytest.raises(ConfigError, match="image_SRF_3"):
+            load_eval_set(tmp_path / "Set", scale=3)
 
 
 def test_evaluate_rgb_model_reports_and_events(folder: Path, bicubic: LoadedModel) -> None:
