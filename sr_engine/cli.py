@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sr_engine.console import BarProgress, StopOnSignal
-from sr_engine.errors import EngineError, TrainingStopped
+from sr_engine.errors import Cancelled, EngineError, TrainingStopped
 
 DEFAULT_SETS = ("Set5", "Set14")
 
@@ -68,6 +68,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                        steps=stop.step, device=device)
         print(f"sr-engine: stopped at step {stop.step}; continue with the same command and "
               f"--resume {stop.out_dir}", file=sys.stderr)
+        return 130
+    except Cancelled:  # Ctrl-C while loading: no step was taken, so nothing needs saving
+        print("sr-engine: stopped while loading, before any training step", file=sys.stderr)
         return 130
     finally:
         bar.close()

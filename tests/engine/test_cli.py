@@ -214,3 +214,20 @@ def test_ctrl_c_saves_a_state_records_the_session_and_resumes(tmp_path, hr_dir, 
     assert f"trained {end} steps" in capsys.readouterr().out
     sessions = (out / "sessions.jsonl").read_text().splitlines()
     assert [json.loads(x)["steps"] for x in sessions] == [stopped["steps"], end]
+
+
+def test_ctrl_c_while_loading_exits_130_with_one_line(tmp_path, hr_dir, capsys, monkeypatch):
+    import sr_engine.train.loop as loop
+
+    def interrupted(*args, **kwargs):  # the signal lands while the data is being read
+        signal.raise_signal(signal.SIGINT)
+        return build(*args, **kwargs)
+
+    build = loop.build_session
+    monkeypatch.setattr(loop, "build_session", interrupted)
+    argv = ["-q", "train", str(SMOKE), "--set", f"data.train=['{hr_dir}']",
+            "--set", f"data.val='{hr_dir}'", "--set", f"train.out_dir='{tmp_path / 'run'}'"]
+    assert main(argv) == 130
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1] == "sr-engine: stopped while loading, before any training step"
+    assert not (tmp_path / "run" / "sessions.jsonl").exists()
