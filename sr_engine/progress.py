@@ -104,7 +104,7 @@ class Reporter:
         self.total = total
         self.current = start
         self._start_count = start
-        self._t0 = time.monotonic()
+        self._t0 = self.sent = time.monotonic()  # `sent`: when this reporter last emitted
 
     def eta(self) -> float | None:
         done = self.current - self._start_count
@@ -114,6 +114,7 @@ class Reporter:
         return max(self.total - self.current, 0) / rate
 
     def emit(self, message: str = "", metrics: Mapping[str, float] | None = None) -> None:
+        self.sent = time.monotonic()
         self.callback(ProgressEvent(stage=self.stage, current=self.current, total=self.total,
                                     message=message, metrics=dict(metrics or {}),
                                     eta_s=self.eta()))

@@ -37,12 +37,17 @@ class TrainResult:
 
 ValidateHook = Callable[[nn.Module, int], None]
 
+# Seconds without a progress event after which a step sends one anyway (slow models log
+# every few minutes on a CPU).
+HEARTBEAT_S = 2.0
+
 
 def train(config: TrainConfig, *, progress: ProgressCallback | None = None,
           resume: Path | None = None, on_validate: ValidateHook | None = None) -> TrainResult:
     """Train `config` (optionally continuing the state file or run folder `resume`).
 
-    Events: "loading", "training" every `log_every` steps (loss, lr, it/s), "validating"
+    Events: "loading", "training" every `log_every` steps (loss, lr, it/s) and, without
+    metrics, after any step that ends `HEARTBEAT_S` after the last event, "validating"
     (psnr, ssim), "saving", "done". When the callback raises `Cancelled`, a resumable
     state is saved at the last finished step and `TrainingStopped` (a `Cancelled` that says
     where and when) propagates.
@@ -66,6 +71,10 @@ def train(config: TrainConfig, *, progress: ProgressCallback | None = None,
                 metrics = {**meter.flush(s.step), "lr": lr_at(s.step - 1, config.optim, steps)}
                 log.write("train", s.step, metrics)
                 reporter.advance(s.step - reporter.current, f"step {s.step}/{steps}", metrics)
+            elif time.monotonic() - reporter.sent >= HEARTBEAT_S:
+                # No metrics: the step count moves and a stop request (Ctrl-C, the web's
+                # cancel) is seen within a step, not only at the next log line.
+                reporter.advance(s.step - reporter.current, f"step {s.step}/{steps}")
             if s.validator and _due(s.step, run.val_every, steps):
                 validate(s, log, progress)
                 if on_validate is not None:

@@ -13,10 +13,10 @@ from PIL import Image
 from safetensors.torch import save_file
 
 from sr_engine.checkpoint import load_checkpoint
-from sr_engine.errors import Cancelled, ConfigError
+from sr_engine.errors import Cancelled, ConfigError, TrainingStopped
 from sr_engine.progress import ProgressEvent
 from sr_engine.registry import create_model
-from sr_engine.train import TrainConfig, train
+from sr_engine.train import TrainConfig, loop, train
 from sr_engine.train.config import OptimSection
 from sr_engine.train.optim import lr_at
 from sr_engine.train.outputs import read_log
@@ -56,7 +56,7 @@ def test_smoke_events_outputs_and_checkpoint(data, tmp_path: Path) -> None:
     assert stages[0] == "loading" and stages[-1] == "done"
     firsts = [stages.index(s) for s in ("loading", "training", "validating", "saving", "done")]
     assert firsts == sorted(firsts)
-    steps = [e.current for e in events if e.stage == "training"]
+    steps = [e.current for e in events if e.stage == "training" and e.metrics]
     assert steps == [2, 4, 6, 8]
     assert {"loss", "l1", "lr", "it/s"} <= set(events[stages.index("training")].metrics)
     val = [e.metrics for e in events if e.stage == "validating" and e.metrics]
@@ -81,6 +81,24 @@ def test_smoke_events_outputs_and_checkpoint(data, tmp_path: Path) -> None:
     assert all(torch.equal(v, ema[k]) for k, v in last.state_dict().items())
     lr = torch.rand(1, 1, 6, 6)
     assert module(lr).shape == (1, 1, 12, 12)
+
+
+def test_heartbeats_between_log_lines_let_a_stop_land_within_a_step(data, tmp_path: Path,
+                                                                     monkeypatch) -> None:
+    monkeypatch.setattr(loop, "HEARTBEAT_S", 0.0)  # every step that does not log sends one
+    events: list[ProgressEvent] = []
+
+    def callback(event: ProgressEvent) -> None:
+        events.append(event)
+        if event.stage == "training" and event.current >= 3:
+            raise Cancelled("stop")
+
+    with pytest.raises(TrainingStopped) as stopped:
+        train(_config(data, tmp_path / "run"), progress=callback)
+    assert stopped.value.step == 3  # log lines come every 2 steps: 4 without the heartbeat
+    assert [(e.current, sorted(e.metrics)[:1]) for e in events if e.stage == "training"] == [
+        (1, []), (2, ["it/s"]), (3, [])]
+    assert load_state(tmp_path / "run" / STATE_FILE)["step"] == 3
 
 
 def _stop_at(step: int):

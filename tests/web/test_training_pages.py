@@ -1,5 +1,6 @@
 """Staff pages of the training studio, rendered from the database (no worker): a reload
-shows the whole stored history; dataset thumbnails and degradation preview."""
+shows the whole stored history; dataset thumbnails and degradation preview; how live progress
+reaches the history."""
 
 from __future__ import annotations
 
@@ -10,7 +11,11 @@ import pytest
 from django.urls import reverse
 from PIL import Image
 
+from sr_engine.progress import ProgressEvent
+from webapp import progress
+from webapp.jobs.models import Job, JobStatus
 from webapp.training.models import MetricPoint
+from webapp.training.runner import TrainProgress
 from webapp.training.services import training_run_create
 
 pytestmark = pytest.mark.django_db
@@ -89,3 +94,21 @@ def test_studio_and_evaluations_pages_render(staff_client, dataset):
     assert b"pages" in staff_client.get(reverse("training")).content
     response = staff_client.get(reverse("training_evaluations"))
     assert response.status_code == 200 and b"bicubic" in response.content
+
+
+def test_live_training_points_are_never_throttled_behind_a_heartbeat(staff_client, dataset,
+                                                                     monkeypatch):
+    """The engine's metric-free heartbeats share the 0.25 s throttle with other events, but a
+    log line right after one is still stored and broadcast: the live chart misses nothing."""
+    run = training_run_create(owner=staff_client.staff, arch="espcn", scale=2,
+                              train_dataset=dataset, val_dataset=dataset,
+                              overrides={"steps": 100}, recipe="espcn_x2")
+    Job.objects.filter(id=run.job_id).update(status=JobStatus.RUNNING)
+    sent: list[dict] = []
+    monkeypatch.setattr(progress, "job_broadcast", lambda job_id, payload: sent.append(payload))
+    callback = TrainProgress(run.job_id, run.id)
+    for step, metrics in [(1, {}), (2, {"loss": 0.5, "lr": 1e-3}), (3, {})]:
+        callback(ProgressEvent(stage="training", current=step, total=100, metrics=metrics))
+    assert [p["progress"]["current"] for p in sent] == [1, 2]  # 3: a heartbeat, throttled
+    assert sent[1]["progress"]["metrics"]["loss"] == 0.5
+    assert list(MetricPoint.objects.filter(run=run).values_list("kind", "step")) == [("train", 2)]

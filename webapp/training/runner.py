@@ -24,7 +24,8 @@ def _clean(metrics: dict) -> dict[str, float | None]:
 class TrainProgress(JobProgress):
     """JobProgress plus history: every training log line (at most one per
     `history_interval` seconds, and always the last step) and every validation result
-    becomes a MetricPoint. Validation results are also always broadcast, never throttled."""
+    becomes a MetricPoint, and is stored and broadcast at once, so the live chart gets every
+    point; other events (the engine's metric-free heartbeats) go through the throttle."""
 
     def __init__(self, job_id: object, run_id: object, *, history_interval: float = 0.2) -> None:
         super().__init__(job_id)
@@ -33,21 +34,27 @@ class TrainProgress(JobProgress):
         self._last_point = 0.0
 
     def __call__(self, event: ProgressEvent) -> None:
-        is_val = event.stage == "validating" and "psnr" in event.metrics
-        if event.stage == "training" and event.metrics:
-            now = time.monotonic()
-            last = event.total and event.current >= event.total
-            if last or now - self._last_point >= self.history_interval:
-                self._last_point = now
-                self._point(MetricPoint.Kind.TRAIN, event)
-        elif is_val:
-            self._point(MetricPoint.Kind.VAL, event)
-        if not is_val:
+        point = self._kind(event)
+        if point is None:
             super().__call__(event)
             return
+        self._point(point, event)
         self._raise_if_cancelled()
         self._state.update(sent=time.monotonic(), stage=event.stage)
         self.store(event)
+
+    def _kind(self, event: ProgressEvent) -> str | None:
+        """The kind of MetricPoint `event` makes, if any (a train point restarts the interval)."""
+        if event.stage == "validating" and "psnr" in event.metrics:
+            return MetricPoint.Kind.VAL
+        if event.stage != "training" or not event.metrics:
+            return None
+        now = time.monotonic()
+        last = event.total and event.current >= event.total
+        if not (last or now - self._last_point >= self.history_interval):
+            return None
+        self._last_point = now
+        return MetricPoint.Kind.TRAIN
 
     def _point(self, kind: str, event: ProgressEvent) -> None:
         MetricPoint.objects.create(run_id=self.run_id, kind=kind, step=event.current,
