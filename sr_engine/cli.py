@@ -134,7 +134,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
 def cmd_ship(args: argparse.Namespace) -> int:
     from sr_engine.ship import ship_run
 
-    print(f"shipped {ship_run(Path(args.run_dir))}")
+    print(f"shipped {ship_run(Path(args.run_dir), force=args.force)}")
     return 0
 
 
@@ -219,6 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sh = sub.add_parser("ship", help="copy a run's best checkpoint, log and card into the zoo")
     sh.add_argument("run_dir")
+    sh.add_argument("--force", action="store_true",
+                    help="ship a later stage even if it validated under the model it continues")
     sh.set_defaults(func=cmd_ship)
 
     sub.add_parser("models", help="list architectures and checkpoints").set_defaults(

@@ -9,7 +9,9 @@ device, read from what the run itself recorded (never typed by hand).
 A run whose `model.init` is the very file it ships to (a later stage of the same model, e.g.
 `fsrcnn_x2_stage2.toml`) keeps the card and log of what it started from as
 `{name}.stage{k}.md/.jsonl`, and its own card links them; a run that starts afresh replaces
-the model, so earlier stage files are removed.
+the model, so earlier stage files are removed. A later stage whose best validation PSNR is
+under that of the model it continues is refused (`force=True` / `--force` ships it anyway):
+its own best is only the best of its own validations, not of the model it started from.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 
 import torch
 
-from sr_engine.checkpoint import read_meta
+from sr_engine.checkpoint import CheckpointMeta, read_meta
 from sr_engine.errors import CheckpointError
 from sr_engine.machine import cpu_name
 from sr_engine.paths import REPO_ROOT, atomic_copy, atomic_write_text
@@ -93,7 +95,7 @@ def training_card(name: str, meta_dict: dict[str, Any], sessions: list[dict[str,
 
 
 def ship_run(run_dir: Path, *, weights_dir: Path | None = None,
-             docs_dir: Path | None = None) -> Path:
+             docs_dir: Path | None = None, force: bool = False) -> Path:
     """Copy a run's best checkpoint, log and card into the shipped places; returns the weights."""
     best = run_dir / "best.safetensors"
     if not best.is_file():
@@ -105,6 +107,8 @@ def ship_run(run_dir: Path, *, weights_dir: Path | None = None,
     docs_dir.mkdir(parents=True, exist_ok=True)
     target = weights_dir / f"{name}.safetensors"
     if _continues(meta.recipe, target):
+        if not force:
+            _check_not_worse(meta, read_meta(target), target)
         stages = _keep_stages(docs_dir, name)
     else:
         _drop_stages(docs_dir, name)
@@ -122,6 +126,21 @@ def _continues(recipe: dict[str, Any], target: Path) -> bool:
     if not init or not target.exists():
         return False
     return any(p.exists() and p.samefile(target) for p in (Path(init), REPO_ROOT / init))
+
+
+def _check_not_worse(new: CheckpointMeta, old: CheckpointMeta, target: Path) -> None:
+    """Refuse a later stage that validated under the model it continues, on the same set."""
+    new_psnr, old_psnr = new.metrics.get("psnr"), old.metrics.get("psnr")
+    if new_psnr is None or old_psnr is None or _val_set(new) != _val_set(old):
+        return  # nothing comparable: the benchmark tables and the CI regression test still judge
+    if new_psnr < old_psnr:
+        raise CheckpointError(
+            f"not shipped: the run's best {_val_set(new)} PSNR {new_psnr:.4f} is under "
+            f"{old_psnr:.4f} of {target.name}, which it continues (--force ships it anyway)")
+
+
+def _val_set(meta: CheckpointMeta) -> str:
+    return Path((meta.recipe.get("data") or {}).get("val") or "").name
 
 
 def _stage_cards(docs_dir: Path, name: str) -> list[Path]:

@@ -12,8 +12,9 @@ import pytest
 from PIL import Image
 
 from sr_engine.benchmark import parse_quality_table
-from sr_engine.checkpoint import CheckpointMeta, save_checkpoint
+from sr_engine.checkpoint import CheckpointMeta, load_checkpoint, read_meta, save_checkpoint
 from sr_engine.cli import main
+from sr_engine.errors import CheckpointError
 from sr_engine.registry import create_model
 from sr_engine.ship import ship_run
 from sr_engine.train.state import load_state
@@ -163,7 +164,8 @@ def test_ship_keeps_earlier_stages(tmp_path, hr_dir):
         assert main(["-q", "train", str(SMOKE), "--set", f"data.train=['{hr_dir}']",
                      "--set", f"data.val='{hr_dir}'", "--set", f"train.out_dir='{out}'",
                      *extra]) == 0
-        ship_run(out, weights_dir=weights, docs_dir=docs)
+        # 8 steps may validate under the model they continue; the guard has its own test
+        ship_run(out, weights_dir=weights, docs_dir=docs, force=True)
         return (out / "log.jsonl").read_text()
 
     cont = ("--set", f"model.init='{weights / 'espcn_x2.safetensors'}'")
@@ -184,6 +186,33 @@ def test_ship_keeps_earlier_stages(tmp_path, hr_dir):
     train_and_ship("fresh")
     assert sorted(p.name for p in docs.iterdir()) == ["espcn_x2.jsonl", "espcn_x2.md"]
     assert "stage 1" not in (docs / "espcn_x2.md").read_text()
+
+
+def test_ship_refuses_a_stage_under_the_model_it_continues(tmp_path, hr_dir, capsys):
+    weights, docs = tmp_path / "weights", tmp_path / "docs"
+    weights.mkdir()
+    target = weights / "espcn_x2.safetensors"
+    runs = {}
+    for name, extra in (("first", ()), ("second", ("--set", f"model.init='{target}'"))):
+        runs[name] = tmp_path / name
+        assert main(["-q", "train", str(SMOKE), "--set", f"data.train=['{hr_dir}']",
+                     "--set", f"data.val='{hr_dir}'", "--set", f"train.out_dir='{runs[name]}'",
+                     *extra]) == 0
+        if name == "first":
+            ship_run(runs[name], weights_dir=weights, docs_dir=docs)
+    # the shipped model claims 1 dB more than the second run's best
+    module, meta = load_checkpoint(target)
+    meta.metrics["psnr"] = read_meta(runs["second"] / "best.safetensors").metrics["psnr"] + 1
+    save_checkpoint(target, module, meta)
+    before = target.read_bytes(), sorted(p.name for p in docs.iterdir())
+
+    with pytest.raises(CheckpointError, match=r"not shipped: .* under .* espcn_x2.safetensors"):
+        ship_run(runs["second"], weights_dir=weights, docs_dir=docs)
+    assert (target.read_bytes(), sorted(p.name for p in docs.iterdir())) == before
+
+    ship_run(runs["second"], weights_dir=weights, docs_dir=docs, force=True)
+    assert read_meta(target).step == read_meta(runs["second"] / "best.safetensors").step
+    assert (docs / "espcn_x2.stage1.md").exists()
 
 
 def test_ctrl_c_saves_a_state_records_the_session_and_resumes(tmp_path, hr_dir, capsys):
