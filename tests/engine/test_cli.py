@@ -188,7 +188,7 @@ def test_ship_keeps_earlier_stages(tmp_path, hr_dir):
     assert "stage 1" not in (docs / "espcn_x2.md").read_text()
 
 
-def test_ship_refuses_a_stage_under_the_model_it_continues(tmp_path, hr_dir, capsys):
+def test_ship_refuses_a_stage_under_the_model_it_continues(tmp_path, hr_dir):
     weights, docs = tmp_path / "weights", tmp_path / "docs"
     weights.mkdir()
     target = weights / "espcn_x2.safetensors"
