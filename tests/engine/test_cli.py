@@ -45,6 +45,13 @@ def espcn_ckpt(tmp_path: Path) -> Path:
     return save_checkpoint(tmp_path / "espcn_x2.safetensors", model, meta)
 
 
+def _train_smoke(out: Path, hr_dir: Path, *extra: str) -> Path:
+    """`sr-engine train` on the tiny smoke recipe (8 steps), training and validating on hr_dir."""
+    assert main(["-q", "train", str(SMOKE), "--set", f"data.train=['{hr_dir}']",
+                 "--set", f"data.val='{hr_dir}'", "--set", f"train.out_dir='{out}'", *extra]) == 0
+    return out
+
+
 def test_upscale_one_file(tmp_path, capsys):
     src = _png(tmp_path / "in.png", 40, 34)
     assert main(["-q", "upscale", str(src), "-o", str(tmp_path / "out.png"), "--scale", "3",
@@ -121,8 +128,7 @@ def test_benchmark_writes_both_tables(tmp_path, hr_dir, espcn_ckpt, monkeypatch)
 
 def test_train_inspect_ship(tmp_path, hr_dir, capsys, monkeypatch):
     out = tmp_path / "run"
-    assert main(["-q", "train", str(SMOKE), "--set", f"data.train=['{hr_dir}']",
-                 "--set", f"data.val='{hr_dir}'", "--set", f"train.out_dir='{out}'"]) == 0
+    _train_smoke(out, hr_dir)
     assert "trained 8 steps" in capsys.readouterr().out
     assert main(["inspect", str(out / "best.safetensors")]) == 0
     assert json.loads(capsys.readouterr().out)["arch"] == "espcn"
@@ -160,10 +166,7 @@ def test_ship_keeps_earlier_stages(tmp_path, hr_dir):
     weights.mkdir()
 
     def train_and_ship(name: str, *extra: str) -> str:
-        out = tmp_path / name
-        assert main(["-q", "train", str(SMOKE), "--set", f"data.train=['{hr_dir}']",
-                     "--set", f"data.val='{hr_dir}'", "--set", f"train.out_dir='{out}'",
-                     *extra]) == 0
+        out = _train_smoke(tmp_path / name, hr_dir, *extra)
         # 8 steps may validate under the model they continue; the guard has its own test
         ship_run(out, weights_dir=weights, docs_dir=docs, force=True)
         return (out / "log.jsonl").read_text()
@@ -192,26 +195,20 @@ def test_ship_refuses_a_stage_under_the_model_it_continues(tmp_path, hr_dir):
     weights, docs = tmp_path / "weights", tmp_path / "docs"
     weights.mkdir()
     target = weights / "espcn_x2.safetensors"
-    runs = {}
-    for name, extra in (("first", ()), ("second", ("--set", f"model.init='{target}'"))):
-        runs[name] = tmp_path / name
-        assert main(["-q", "train", str(SMOKE), "--set", f"data.train=['{hr_dir}']",
-                     "--set", f"data.val='{hr_dir}'", "--set", f"train.out_dir='{runs[name]}'",
-                     *extra]) == 0
-        if name == "first":
-            ship_run(runs[name], weights_dir=weights, docs_dir=docs)
+    ship_run(_train_smoke(tmp_path / "first", hr_dir), weights_dir=weights, docs_dir=docs)
+    second = _train_smoke(tmp_path / "second", hr_dir, "--set", f"model.init='{target}'")
     # the shipped model claims 1 dB more than the second run's best
     module, meta = load_checkpoint(target)
-    meta.metrics["psnr"] = read_meta(runs["second"] / "best.safetensors").metrics["psnr"] + 1
+    meta.metrics["psnr"] = read_meta(second / "best.safetensors").metrics["psnr"] + 1
     save_checkpoint(target, module, meta)
     before = target.read_bytes(), sorted(p.name for p in docs.iterdir())
 
     with pytest.raises(CheckpointError, match=r"not shipped: .* under .* espcn_x2.safetensors"):
-        ship_run(runs["second"], weights_dir=weights, docs_dir=docs)
+        ship_run(second, weights_dir=weights, docs_dir=docs)
     assert (target.read_bytes(), sorted(p.name for p in docs.iterdir())) == before
 
-    ship_run(runs["second"], weights_dir=weights, docs_dir=docs, force=True)
-    assert read_meta(target).step == read_meta(runs["second"] / "best.safetensors").step
+    ship_run(second, weights_dir=weights, docs_dir=docs, force=True)
+    assert read_meta(target).step == read_meta(second / "best.safetensors").step
     assert (docs / "espcn_x2.stage1.md").exists()
 
 
