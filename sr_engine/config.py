@@ -50,14 +50,7 @@ class StrictConfig:
 
     @classmethod
     def from_toml(cls, path: str | Path) -> Self:
-        try:
-            with open(path, "rb") as fh:
-                data = tomllib.load(fh)
-        except FileNotFoundError:
-            raise ConfigError(f"recipe not found: {path}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-        return cls.from_dict(data)
+        return cls.from_dict(load_toml(Path(path)))
 
     def to_dict(self) -> dict[str, Any]:
         return _plain(self)
@@ -70,6 +63,39 @@ class StrictConfig:
                 raise ConfigError(f"override {item!r} is not of the form key=value")
             _set_dotted(data, key.strip().split("."), parse_value(raw.strip()), item)
         return type(self).from_dict(data)
+
+
+def load_toml(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """Read a recipe; `extends = "other.toml"` (beside it) starts from that recipe's keys.
+
+    Tables merge key by key and the extending file wins, so a later training stage states only
+    what it changes (steps, seed, ...) and every stage stays a recipe file of its own.
+    """
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        via = f" (extended by {_seen[-1]})" if _seen else ""
+        raise ConfigError(f"recipe not found: {path}{via}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    base = data.pop("extends", None)
+    if base is None:
+        return data
+    if not isinstance(base, str):
+        raise ConfigError(f"{path}: extends must be a file name, got {base!r}")
+    if path.resolve() in _seen:
+        raise ConfigError(f"{path}: extends loops back to itself")
+    parent = load_toml(path.parent / base, (*_seen, path.resolve()))
+    return _merge(parent, data)
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        both = isinstance(value, Mapping) and isinstance(out.get(key), Mapping)
+        out[key] = _merge(out[key], value) if both else value
+    return out
 
 
 def parse_value(raw: str) -> Any:

@@ -78,3 +78,27 @@ def test_from_toml_reports_path(tmp_path):
         Outer.from_toml(bad)
     with pytest.raises(ConfigError, match="not found"):
         Outer.from_toml(tmp_path / "missing.toml")
+
+
+def test_extends_merges_tables_key_by_key(tmp_path):
+    (tmp_path / "base.toml").write_text(
+        'steps = 5\nfolders = ["a", "b"]\nhparams = { x = 1, y = 2 }\n[optim]\nlr = 0.5\n')
+    (tmp_path / "mid.toml").write_text('extends = "base.toml"\nhparams = { y = 3 }\n')
+    (tmp_path / "top.toml").write_text(
+        'extends = "mid.toml"\nfolders = ["c"]\n[optim]\nbetas = [0.1, 0.2]\n')
+    cfg = Outer.from_toml(tmp_path / "top.toml")
+    assert cfg.steps == 5 and cfg.folders == ["c"]  # scalars inherited, arrays replaced
+    assert cfg.hparams == {"x": 1, "y": 3}  # tables merged, the extending file wins
+    assert cfg.optim.lr == 0.5 and cfg.optim.betas == (0.1, 0.2)
+
+
+@pytest.mark.parametrize(("files", "needle"), [
+    ({"r.toml": 'extends = "gone.toml"'}, r"gone.toml \(extended by .*r.toml\)"),
+    ({"r.toml": "extends = 3"}, "extends must be a file name"),
+    ({"r.toml": 'extends = "s.toml"', "s.toml": 'extends = "r.toml"'}, "loops back"),
+])
+def test_bad_extends(tmp_path, files, needle):
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    with pytest.raises(ConfigError, match=needle):
+        Outer.from_toml(tmp_path / "r.toml")

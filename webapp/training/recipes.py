@@ -8,10 +8,10 @@ are fitted to the number of steps so the charts have points and the config stays
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any
 
+from sr_engine.config import load_toml
 from sr_engine.errors import ConfigError
 from sr_engine.train import TrainConfig
 
@@ -36,8 +36,7 @@ def recipe_names() -> list[str]:
 def recipe_data(name: str) -> dict[str, Any]:
     if name not in recipe_names():
         raise ConfigError(f"recipe: unknown preset {name!r}; one of {', '.join(recipe_names())}")
-    with (RECIPES_DIR / f"{name}.toml").open("rb") as fh:
-        return tomllib.load(fh)
+    return load_toml(RECIPES_DIR / f"{name}.toml")
 
 
 def _set(data: dict, dotted: str, value: Any) -> None:
