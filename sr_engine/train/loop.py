@@ -20,7 +20,9 @@ from sr_engine.progress import ProgressCallback, Reporter, emit
 from sr_engine.train.config import TrainConfig
 from sr_engine.train.optim import lr_at, set_lr
 from sr_engine.train.outputs import RunLog, save_best, save_step, save_training_state
+from sr_engine.train.precision import auto_precision
 from sr_engine.train.session import Session, build_session
+from sr_engine.zoo import resolve_device
 
 
 @dataclass
@@ -55,6 +57,11 @@ def train(config: TrainConfig, *, progress: ProgressCallback | None = None,
     weights, e.g. to render sample crops; it must not change the module.
     """
     t0 = time.monotonic()
+    if config.train.precision == "auto":
+        # Resolved before anything is built, so checkpoints record what actually ran.
+        choice, why = auto_precision(resolve_device(config.train.device))
+        config = config.with_overrides([f"train.precision={choice}"])
+        emit(progress, "loading", why)
     emit(progress, "loading", f"loading data and model for {config.run_name}")
     s = build_session(config, resume)
     steps, run = config.train.steps, config.train

@@ -50,8 +50,9 @@ class TrainingRunForm(forms.Form):
     l1 = forms.FloatField(required=False, label="L1 weight")
     mse = forms.FloatField(required=False, label="MSE weight")
     charbonnier = forms.FloatField(required=False, label="Charbonnier weight")
-    precision = forms.ChoiceField(required=False, choices=[("", "(recipe)"), ("fp32", "fp32"),
-                                                           ("bf16", "bf16")])
+    precision = forms.ChoiceField(required=False, choices=[
+        ("", "(recipe)"), ("fp32", "fp32"), ("bf16", "bf16"),
+        ("auto", "auto (the faster on the worker)")])
     keep_last = forms.IntegerField(min_value=1, required=False, label="Keep last N checkpoints")
     log_every = forms.IntegerField(min_value=1, required=False)
     val_every = forms.IntegerField(min_value=1, required=False)
