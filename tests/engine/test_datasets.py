@@ -120,7 +120,7 @@ def test_rescale_shrinks_a_larger_crop(tmp_path: Path) -> None:
     _write(tmp_path / "small" / "img.png", crop, crop, 8)
     flat = {"flips": False, "rot90": False, "rescale": (0.5, 0.5)}
     hr = _sampler([tmp_path / "big"], **flat).batch(2)[1]
-    whole = torch.from_numpy(np.asarray(Image.open(big))).permute(2, 0, 1).float() / 255
+    whole = torch.from_numpy(np.array(Image.open(big))).permute(2, 0, 1).float() / 255
     want = quantize(imresize(whole, size=(crop, crop)))
     cut = slice(MARGIN * 2, crop - MARGIN * 2)
     assert torch.allclose(hr, want[:, cut, cut].expand_as(hr), atol=1e-6)
