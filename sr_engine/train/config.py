@@ -17,6 +17,9 @@ from sr_engine.errors import ConfigError, UnknownModelError
 from sr_engine.losses.perceptual import layer_indices
 from sr_engine.registry import ArchSpec, get_spec
 
+# "auto": whichever of bf16 and fp32 trains faster on the device (train/precision.py).
+TrainPrecision = Literal["fp32", "bf16", "auto"]
+
 
 def _spec(arch: str, where: str) -> ArchSpec:
     try:
@@ -143,7 +146,7 @@ class RunSection(StrictConfig):
 
     steps: int
     seed: int = 0
-    precision: Literal["fp32", "bf16", "auto"] = "fp32"  # auto: the faster here
+    precision: TrainPrecision = "fp32"
     ema: float = 0.0  # EMA decay of the weights; 0 = off
     log_every: int = 50
     val_every: int = 1000

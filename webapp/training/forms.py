@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from typing import get_args
 
 from django import forms
 from django.conf import settings
@@ -12,6 +13,12 @@ from webapp.training.models import Dataset
 from webapp.training.recipes import recipe_names
 
 SCALES = [(s, f"x{s}") for s in (2, 3, 4, 8)]
+
+
+def _precisions() -> list[tuple[str, str]]:
+    from sr_engine.train.config import TrainPrecision
+
+    return [("", "(recipe)")] + [(p, p) for p in get_args(TrainPrecision)]
 
 
 def _archs() -> list[tuple[str, str]]:
@@ -50,9 +57,8 @@ class TrainingRunForm(forms.Form):
     l1 = forms.FloatField(required=False, label="L1 weight")
     mse = forms.FloatField(required=False, label="MSE weight")
     charbonnier = forms.FloatField(required=False, label="Charbonnier weight")
-    precision = forms.ChoiceField(required=False, choices=[
-        ("", "(recipe)"), ("fp32", "fp32"), ("bf16", "bf16"),
-        ("auto", "auto (the faster on the worker)")])
+    precision = forms.ChoiceField(required=False, choices=_precisions,
+                                  help_text="auto: bf16 or fp32, the faster on the worker")
     keep_last = forms.IntegerField(min_value=1, required=False, label="Keep last N checkpoints")
     log_every = forms.IntegerField(min_value=1, required=False)
     val_every = forms.IntegerField(min_value=1, required=False)
