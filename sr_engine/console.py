@@ -34,8 +34,10 @@ class BarProgress:
             self._stage = event.stage
             if event.total:
                 desc = f"{self.label} {event.stage}".strip()
-                self._bar = tqdm(total=event.total, desc=desc, unit="", file=sys.stderr,
-                                 dynamic_ncols=True, leave=False)
+                # initial: a bar that opens mid-way (training again after a validation, or a
+                # resumed run) counts its rate and ETA from here, not from step 0 in no time.
+                self._bar = tqdm(total=event.total, initial=event.current, desc=desc, unit="",
+                                 file=sys.stderr, dynamic_ncols=True, leave=False)
         if self._bar is not None:
             self._bar.n = event.current
             postfix = {k: f"{v:.4g}" for k, v in event.metrics.items()}
