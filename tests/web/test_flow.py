@@ -142,8 +142,10 @@ def test_deleting_an_upload_removes_its_results_and_every_file(worker, client, u
 def test_cancel_a_running_job_leaves_no_output(worker, client, user, make_image, wait_job,
                                                media_root):
     token = _token("alice")
+    # 4096 tiles of 16 px: seconds of work, so the cancel (checked every 0.25 s) lands before
+    # the job can finish even on a fast or idle worker; at 256 px it sometimes finished first.
     with override_settings(SR_TILE=16):
-        job_id = _post_job(client, token, make_image(256, 256), model="espcn_x2", scale="2")
+        job_id = _post_job(client, token, make_image(1024, 1024), model="espcn_x2", scale="2")
     deadline = time.monotonic() + 60
     while client.get(reverse("api_job", args=[job_id]),
                      HTTP_AUTHORIZATION=f"Bearer {token}").json()["status"] != "running":
@@ -185,8 +187,10 @@ def test_a_killed_worker_process_does_not_leave_the_job_running(worker, client, 
     from webapp.jobs.models import Job
 
     token = _token("alice")
+    # 4096 tiles of 16 px: seconds of work, so the cancel (checked every 0.25 s) lands before
+    # the job can finish even on a fast or idle worker; at 256 px it sometimes finished first.
     with override_settings(SR_TILE=16):
-        job_id = _post_job(client, token, make_image(256, 256), model="espcn_x2", scale="2")
+        job_id = _post_job(client, token, make_image(1024, 1024), model="espcn_x2", scale="2")
     deadline = time.monotonic() + 60
     while (job := Job.objects.get(id=job_id)).status != "running":
         assert time.monotonic() < deadline
