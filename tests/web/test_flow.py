@@ -32,6 +32,19 @@ def _post_job(client, token, image: bytes, **fields) -> str:
     return response.json()["id"]
 
 
+def _running_job(client, token, make_image) -> Job:
+    """Post an upscale long enough to interrupt and wait until the worker has started it."""
+    # 4096 tiles of 16 px: seconds of work, so a cancel (checked every 0.25 s) or a kill lands
+    # before the job can finish even on a fast worker; at 256 px it sometimes finished first.
+    with override_settings(SR_TILE=16):
+        job_id = _post_job(client, token, make_image(1024, 1024), model="espcn_x2", scale="2")
+    deadline = time.monotonic() + 60
+    while (job := Job.objects.get(id=job_id)).status != "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    return job
+
+
 def _token(username: str) -> str:
     out = io.StringIO()
     call_command("create_api_token", username, stdout=out)
@@ -142,15 +155,7 @@ def test_deleting_an_upload_removes_its_results_and_every_file(worker, client, u
 def test_cancel_a_running_job_leaves_no_output(worker, client, user, make_image, wait_job,
                                                media_root):
     token = _token("alice")
-    # 4096 tiles of 16 px: seconds of work, so the cancel (checked every 0.25 s) lands before
-    # the job can finish even on a fast or idle worker; at 256 px it sometimes finished first.
-    with override_settings(SR_TILE=16):
-        job_id = _post_job(client, token, make_image(1024, 1024), model="espcn_x2", scale="2")
-    deadline = time.monotonic() + 60
-    while client.get(reverse("api_job", args=[job_id]),
-                     HTTP_AUTHORIZATION=f"Bearer {token}").json()["status"] != "running":
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    job_id = str(_running_job(client, token, make_image).id)
     client.post(reverse("api_job_cancel", args=[job_id]), HTTP_AUTHORIZATION=f"Bearer {token}")
     job = wait_job(job_id)
     assert job.status == "cancelled" and job.error == "Cancelled by the user."
@@ -184,19 +189,10 @@ def test_a_killed_worker_process_does_not_leave_the_job_running(worker, client, 
     import os
     import signal
 
-    from webapp.jobs.models import Job
-
     token = _token("alice")
-    # 4096 tiles of 16 px: seconds of work, so the cancel (checked every 0.25 s) lands before
-    # the job can finish even on a fast or idle worker; at 256 px it sometimes finished first.
-    with override_settings(SR_TILE=16):
-        job_id = _post_job(client, token, make_image(1024, 1024), model="espcn_x2", scale="2")
-    deadline = time.monotonic() + 60
-    while (job := Job.objects.get(id=job_id)).status != "running":
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    job = _running_job(client, token, make_image)
     os.kill(int(job.worker.rpartition(":")[2]), signal.SIGKILL)  # the pool process, mid-job
-    job = wait_job(job_id)
+    job = wait_job(job.id)
     assert job.status == "failed" and "stopped before it finished" in job.error
     # The worker itself carries on with the next job.
     assert wait_job(_post_job(client, token, make_image(20, 20), scale="2")).status == "done"
