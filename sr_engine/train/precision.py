@@ -1,8 +1,9 @@
 """train.precision = "auto": bf16 autocast where it trains faster than fp32, else fp32.
 
 Whether bf16 pays on a CPU depends on the chip, not only its flags: this project measured
-it 4x faster than fp32 on a Xeon with AMX, 2x on an EPYC with avx512_bf16, and 1.7x
-*slower* on a Xeon with avx512_bf16 but no AMX. So "auto" times both on the spot.
+it 4x faster than fp32 on a Xeon with AMX, 2x on an EPYC with avx512_bf16, 1.7x
+*slower* on a Xeon with avx512_bf16 but no AMX, and ~17x slower (inference, emulated bf16) on an
+EPYC with AVX2 only. So "auto" times both on the spot.
 """
 
 from __future__ import annotations
