@@ -8,6 +8,7 @@ variable `SR_ENGINE_WEIGHTS` (os.pathsep-separated, searched first), then in the
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,8 @@ from sr_engine.registry import ArchSpec, create_model, get_spec
 WEIGHTS_ENV = "SR_ENGINE_WEIGHTS"
 SHIPPED_WEIGHTS = Path(__file__).resolve().parent / "weights"
 CHECKPOINT_SUFFIXES = (".safetensors", *TORCH_SUFFIXES)
+# A checkpoint id as docs/RESULTS.md and the weight files name it: `edsr_x2` = edsr at x2.
+_CHECKPOINT_ID = re.compile(r"(?P<arch>\w+?)_x(?P<scale>\d+)")
 
 
 @dataclass
@@ -82,17 +85,19 @@ def available_checkpoints() -> list[tuple[Path, CheckpointMeta]]:
 
 def load_model(name_or_path: str | Path, *, scale: int | None = None,
                device: str | torch.device = "cpu") -> LoadedModel:
-    """A registry id (`bicubic`, `edsr`, ...) or a checkpoint path -> LoadedModel.
+    """A registry id (`bicubic`, `edsr`, ...), a checkpoint id (`edsr_x2`) or a checkpoint
+    path -> LoadedModel.
 
     Paths are Path objects, existing files, or names ending in .safetensors/.pth/.pt; for
-    them `scale` may be None or must equal the checkpoint's. Registry ids need `scale`;
-    trainable ones load `{arch}_x{scale}.safetensors` from `weights_dirs()` or raise
+    them and for checkpoint ids `scale` may be None or must equal theirs. Registry ids need
+    `scale`; trainable ones load `{arch}_x{scale}.safetensors` from `weights_dirs()` or raise
     MissingWeightsError; unknown names raise UnknownModelError.
     """
     dev = resolve_device(device)
     if _is_path(name_or_path):
         return _from_checkpoint(Path(name_or_path), scale, dev)
-    spec = get_spec(str(name_or_path))
+    name, scale = _split_id(str(name_or_path), scale)
+    spec = get_spec(name)
     if spec.kind != "sr":
         raise ConfigError(f"{spec.id} is a {spec.kind}, not an upscaling model")
     if scale is None:
@@ -106,6 +111,16 @@ def load_model(name_or_path: str | Path, *, scale: int | None = None,
         return loaded
     module = create_model(spec.id, scale=scale)
     return _ready(module, spec, scale, spec.resolve_hparams(), None, spec.id, dev)
+
+
+def _split_id(name: str, scale: int | None) -> tuple[str, int | None]:
+    match = _CHECKPOINT_ID.fullmatch(name)
+    if match is None:
+        return name, scale
+    own = int(match["scale"])
+    if scale is not None and scale != own:
+        raise ConfigError(f"{name} is a x{own} model, not x{scale}")
+    return match["arch"], own
 
 
 def _is_path(name: str | Path) -> bool:

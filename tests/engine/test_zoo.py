@@ -112,6 +112,23 @@ def test_weights_env_dirs_are_searched_first(tmp_path: Path,
                       ("b", "espcn_x3.safetensors")]  # the broken file is skipped
 
 
+def test_checkpoint_ids_name_arch_and_scale(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sr_engine.zoo.SHIPPED_WEIGHTS", tmp_path / "shipped")
+    write_espcn(tmp_path / "espcn_x3.safetensors", name="x3")
+    monkeypatch.setenv("SR_ENGINE_WEIGHTS", str(tmp_path))
+    loaded = load_model("espcn_x3")  # as docs/RESULTS.md names it; no scale needed
+    assert (loaded.spec.id, loaded.scale, loaded.name) == ("espcn", 3, "x3")
+    assert load_model("espcn_x3", scale=3).name == "x3"
+    assert load_model("bicubic_x4").scale == 4
+    with pytest.raises(ConfigError, match="espcn_x3 is a x3 model, not x2"):
+        load_model("espcn_x3", scale=2)
+    with pytest.raises(MissingWeightsError, match="espcn x4"):
+        load_model("espcn_x4")
+    with pytest.raises(UnknownModelError):
+        load_model("esrgan_x4")
+
+
 def test_weights_file_of_another_arch_is_refused(tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     write_espcn(tmp_path / "fsrcnn_x3.safetensors")
