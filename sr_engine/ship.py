@@ -27,6 +27,7 @@ from sr_engine.checkpoint import CheckpointMeta, read_meta
 from sr_engine.errors import CheckpointError
 from sr_engine.machine import cpu_name
 from sr_engine.paths import REPO_ROOT, atomic_copy, atomic_write_text
+from sr_engine.zoo import checkpoint_id
 
 SESSIONS_FILE = "sessions.jsonl"
 
@@ -101,7 +102,7 @@ def ship_run(run_dir: Path, *, weights_dir: Path | None = None,
     if not best.is_file():
         raise CheckpointError(f"{run_dir} has no best.safetensors (did it validate?)")
     meta = read_meta(best)
-    name = f"{meta.arch}_x{meta.scale}"
+    name = checkpoint_id(meta.arch, meta.scale)
     weights_dir = weights_dir or REPO_ROOT / "sr_engine" / "weights"
     docs_dir = docs_dir or REPO_ROOT / "docs" / "training"
     docs_dir.mkdir(parents=True, exist_ok=True)

@@ -113,6 +113,12 @@ def load_model(name_or_path: str | Path, *, scale: int | None = None,
     return _ready(module, spec, scale, spec.resolve_hparams(), None, spec.id, dev)
 
 
+def checkpoint_id(arch: str, scale: int) -> str:
+    """`edsr_x2`: how weight files, ship cards and docs/RESULTS.md name a model; `load_model`
+    takes it back."""
+    return f"{arch}_x{scale}"
+
+
 def _split_id(name: str, scale: int | None) -> tuple[str, int | None]:
     match = _CHECKPOINT_ID.fullmatch(name)
     if match is None:
@@ -130,7 +136,7 @@ def _is_path(name: str | Path) -> bool:
 
 
 def _find_weights(arch: str, scale: int) -> Path:
-    filename = f"{arch}_x{scale}.safetensors"
+    filename = f"{checkpoint_id(arch, scale)}.safetensors"
     for folder in weights_dirs():
         if (folder / filename).is_file():
             return folder / filename
@@ -156,5 +162,5 @@ def _ready(module: nn.Module, spec: ArchSpec, scale: int, hparams: dict,
                        name=name, device=device)
 
 
-__all__ = ["LoadedModel", "available_checkpoints", "load_model", "resolve_device",
-           "weights_dirs"]
+__all__ = ["LoadedModel", "available_checkpoints", "checkpoint_id", "load_model",
+           "resolve_device", "weights_dirs"]
