@@ -27,6 +27,7 @@ from torch import Tensor, nn
 from sr_engine import __version__
 from sr_engine.config import StrictConfig, check
 from sr_engine.errors import CheckpointError, EngineError
+from sr_engine.published import published
 from sr_engine.registry import create_model, get_spec
 
 META_KEY = "sr_engine"
@@ -64,11 +65,19 @@ class CheckpointMeta(StrictConfig):
         check(self.step >= 0, f"step must be >= 0, got {self.step}")
 
     def summary(self) -> str:
-        """The validation figures as model lists show them: 'Set5 psnr 36.17 ssim 0.9510'."""
+        """The validation figures as model lists show them, beside the paper's where it
+        published some for that set: 'Set5 psnr 36.17 ssim 0.9510 (paper 36.66 / 0.9542)'."""
         figures = " ".join(f"{k} {v:.{2 if k == 'psnr' else 4}f}"
                            for k, v in sorted(self.metrics.items()))
         val = (self.recipe.get("data") or {}).get("val")
-        return f"{Path(val).name} {figures}" if val and figures else figures
+        if not (val and figures):
+            return figures
+        paper = published(self.arch, Path(val).name, self.scale)
+        if paper is None:
+            return f"{Path(val).name} {figures}"
+        psnr, ssim = paper
+        return (f"{Path(val).name} {figures} (paper {psnr:.2f}"
+                + (f" / {ssim:.4f})" if ssim is not None else ")"))
 
     @classmethod
     def for_arch(cls, arch: str, *, scale: int, hparams: Mapping[str, Any] | None = None,

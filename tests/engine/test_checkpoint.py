@@ -169,8 +169,15 @@ def test_weights_that_do_not_fit_the_header_are_refused(tmp_path: Path) -> None:
         read_meta(path)
 
 
-def test_summary_names_the_validation_set() -> None:
+def test_summary_names_the_validation_set_and_the_paper() -> None:
     meta = CheckpointMeta.for_arch("espcn", scale=3, metrics={"ssim": 0.90164, "psnr": 32.296},
                                    recipe={"data": {"val": "../shared/data/benchmark/Set5"}})
-    assert meta.summary() == "Set5 psnr 32.30 ssim 0.9016"
+    assert meta.summary() == "Set5 psnr 32.30 ssim 0.9016 (paper 33.13)"
     assert CheckpointMeta.for_arch("espcn", scale=3).summary() == ""
+    srcnn = CheckpointMeta.for_arch("srcnn", scale=2, metrics={"psnr": 36.6, "ssim": 0.95},
+                                    recipe={"data": {"val": "/data/Set14"}})
+    assert srcnn.summary() == "Set14 psnr 36.60 ssim 0.9500 (paper 32.42 / 0.9063)"
+    # No published row (espcn x2, or a set of one's own): the figures alone.
+    meta = CheckpointMeta.for_arch("espcn", scale=2, metrics={"psnr": 36.45},
+                                   recipe={"data": {"val": "photos"}})
+    assert meta.summary() == "photos psnr 36.45"
