@@ -73,6 +73,9 @@ def test_models_lists_bicubic_and_checkpoints(client, user):
     ids = {m["id"]: m for m in models}
     assert ids["bicubic"]["scales"] == [2, 3, 4, 8]
     assert ids["espcn_x2"]["scales"] == [2] and ids["espcn_x2"]["kind"] == "checkpoint"
+    # A shipped checkpoint's label shows its validation figures beside its paper's.
+    assert "Set5 psnr" in ids["srcnn_x2"]["label"] and "(paper 36.66 / 0.9542)" in \
+        ids["srcnn_x2"]["label"]
 
 
 def test_openapi_schema_describes_the_endpoints(client):

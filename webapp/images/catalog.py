@@ -50,8 +50,10 @@ def model_catalog() -> list[ModelChoice]:
     for path, meta in available_checkpoints():
         ident = path.stem if path.stem not in seen else f"{path.parent.name}-{path.stem}"
         seen.add(ident)
+        # The label carries the figures so the upload form shows how good each model is.
+        figures = f" — {meta.summary()}" if meta.metrics else ""
         choices.append(ModelChoice(
-            id=ident, label=f"{meta.arch} x{meta.scale} ({ident})", engine_name=str(path),
+            id=ident, label=f"{meta.arch} x{meta.scale} ({ident}){figures}", engine_name=str(path),
             scales=(int(meta.scale),), kind="checkpoint",
             description=f"{meta.arch} checkpoint, step {meta.step}"
                         + (f"; {meta.summary()}" if meta.metrics else "")))
