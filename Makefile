@@ -12,6 +12,7 @@ STAMP := $(VENV)/.installed
 # instead: make train-zoo ZOO="vdsr_x2 vdsr_x3 vdsr_x4 edsr_x2 edsr_x3 edsr_x4 srresnet_x4".
 ZOO ?= espcn_x2 espcn_x2_stage2 \
 	espcn_x3 espcn_x3_stage2 espcn_x3_stage3 espcn_x3_stage4 espcn_x3_stage5 espcn_x3_stage6 \
+	espcn_x3_stage7 \
 	espcn_x4 espcn_x4_stage2 espcn_x4_stage3 espcn_x4_stage4 espcn_x4_stage5 espcn_x4_stage6 \
 	fsrcnn_x2 fsrcnn_x2_stage2 fsrcnn_x2_stage3 fsrcnn_x2_stage4 fsrcnn_x2_stage5 \
 	fsrcnn_x3 fsrcnn_x3_stage2 fsrcnn_x3_stage3 fsrcnn_x3_stage4 fsrcnn_x3_stage5 fsrcnn_x3_stage6 \
