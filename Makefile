@@ -20,7 +20,7 @@ ZOO ?= espcn_x2 espcn_x2_stage2 \
 	fsrcnn_x3_stage7 \
 	fsrcnn_x4 fsrcnn_x4_stage2 fsrcnn_x4_stage3 fsrcnn_x4_stage4 fsrcnn_x4_stage5 \
 	srcnn_x2 srcnn_x2_stage2 srcnn_x2_stage3 srcnn_x2_stage4 srcnn_x2_stage5 \
-	srcnn_x2_stage6 srcnn_x2_stage7 \
+	srcnn_x2_stage6 srcnn_x2_stage7 srcnn_x2_stage8 \
 	srcnn_x3 srcnn_x3_stage2 srcnn_x3_stage3 srcnn_x3_stage4 srcnn_x3_stage5 \
 	srcnn_x3_stage6 srcnn_x3_stage7 \
 	srcnn_x4 srcnn_x4_stage2 srcnn_x4_stage3 srcnn_x4_stage4 srcnn_x4_stage5 srcnn_x4_stage6 \
