@@ -72,12 +72,12 @@ class CheckpointMeta(StrictConfig):
         val = (self.recipe.get("data") or {}).get("val")
         if not (val and figures):
             return figures
+        text = f"{Path(val).name} {figures}"
         paper = published(self.arch, Path(val).name, self.scale)
         if paper is None:
-            return f"{Path(val).name} {figures}"
+            return text
         psnr, ssim = paper
-        return (f"{Path(val).name} {figures} (paper {psnr:.2f}"
-                + (f" / {ssim:.4f})" if ssim is not None else ")"))
+        return f"{text} (paper {psnr:.2f}" + (f" / {ssim:.4f})" if ssim is not None else ")")
 
     @classmethod
     def for_arch(cls, arch: str, *, scale: int, hparams: Mapping[str, Any] | None = None,

@@ -51,12 +51,14 @@ def model_catalog() -> list[ModelChoice]:
         ident = path.stem if path.stem not in seen else f"{path.parent.name}-{path.stem}"
         seen.add(ident)
         # The label carries the figures so the upload form shows how good each model is.
-        figures = f" — {meta.summary()}" if meta.metrics else ""
-        choices.append(ModelChoice(
-            id=ident, label=f"{meta.arch} x{meta.scale} ({ident}){figures}", engine_name=str(path),
-            scales=(int(meta.scale),), kind="checkpoint",
-            description=f"{meta.arch} checkpoint, step {meta.step}"
-                        + (f"; {meta.summary()}" if meta.metrics else "")))
+        label, description = f"{meta.arch} x{meta.scale} ({ident})", \
+            f"{meta.arch} checkpoint, step {meta.step}"
+        if meta.metrics:
+            figures = meta.summary()
+            label, description = f"{label} — {figures}", f"{description}; {figures}"
+        choices.append(ModelChoice(id=ident, label=label, engine_name=str(path),
+                                   scales=(int(meta.scale),), description=description,
+                                   kind="checkpoint"))
     return choices + _promoted(seen)
 
 
