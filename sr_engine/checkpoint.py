@@ -72,8 +72,9 @@ class CheckpointMeta(StrictConfig):
         val = (self.recipe.get("data") or {}).get("val")
         if not (val and figures):
             return figures
-        text = f"{Path(val).name} {figures}"
-        paper = published(self.arch, Path(val).name, self.scale)
+        name = Path(val).name
+        text = f"{name} {figures}"
+        paper = published(self.arch, name, self.scale)
         if paper is None:
             return text
         psnr, ssim = paper

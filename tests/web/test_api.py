@@ -76,6 +76,7 @@ def test_models_lists_bicubic_and_checkpoints(client, user):
     # A shipped checkpoint's label shows its validation figures beside its paper's.
     assert "Set5 psnr" in ids["srcnn_x2"]["label"] and "(paper 36.66 / 0.9542)" in \
         ids["srcnn_x2"]["label"]
+    assert ids["srcnn_x2"]["description"].endswith("(paper 36.66 / 0.9542)")
 
 
 def test_openapi_schema_describes_the_endpoints(client):

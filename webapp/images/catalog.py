@@ -51,11 +51,12 @@ def model_catalog() -> list[ModelChoice]:
         ident = path.stem if path.stem not in seen else f"{path.parent.name}-{path.stem}"
         seen.add(ident)
         # The label carries the figures so the upload form shows how good each model is.
-        label, description = f"{meta.arch} x{meta.scale} ({ident})", \
-            f"{meta.arch} checkpoint, step {meta.step}"
+        label = f"{meta.arch} x{meta.scale} ({ident})"
+        description = f"{meta.arch} checkpoint, step {meta.step}"
         if meta.metrics:
             figures = meta.summary()
-            label, description = f"{label} — {figures}", f"{description}; {figures}"
+            label += f" — {figures}"
+            description += f"; {figures}"
         choices.append(ModelChoice(id=ident, label=label, engine_name=str(path),
                                    scales=(int(meta.scale),), description=description,
                                    kind="checkpoint"))
