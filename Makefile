@@ -25,11 +25,11 @@ ZOO ?= espcn_x2 espcn_x2_stage2 \
 	srcnn_x3_stage6 srcnn_x3_stage7 \
 	srcnn_x4 srcnn_x4_stage2 srcnn_x4_stage3 srcnn_x4_stage4 srcnn_x4_stage5 srcnn_x4_stage6 \
 	vdsr_x2_cpu vdsr_x2_stage2 vdsr_x2_stage3 vdsr_x2_stage4 vdsr_x2_stage5 vdsr_x2_stage6 \
-	vdsr_x2_stage7 \
+	vdsr_x2_stage7 vdsr_x2_stage8 \
 	vdsr_x3_cpu vdsr_x3_stage2 vdsr_x3_stage3 vdsr_x3_stage4 vdsr_x3_stage5 vdsr_x3_stage6 \
 	vdsr_x3_stage7 vdsr_x3_stage8 \
 	vdsr_x4_cpu vdsr_x4_stage2 vdsr_x4_stage3 vdsr_x4_stage4 vdsr_x4_stage5 \
-	vdsr_x4_stage6 vdsr_x4_stage7 vdsr_x4_stage8 \
+	vdsr_x4_stage6 vdsr_x4_stage7 vdsr_x4_stage8 vdsr_x4_stage9 \
 	edsr_x2_cpu edsr_x2_stage2 edsr_x2_stage3 edsr_x2_stage4 \
 	edsr_x3_cpu edsr_x3_stage2 edsr_x3_stage3 edsr_x3_stage4 \
 	edsr_x4_cpu edsr_x4_stage2 edsr_x4_stage3 edsr_x4_stage4 \
