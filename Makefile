@@ -27,12 +27,13 @@ ZOO ?= espcn_x2 espcn_x2_stage2 \
 	vdsr_x2_cpu vdsr_x2_stage2 vdsr_x2_stage3 vdsr_x2_stage4 vdsr_x2_stage5 vdsr_x2_stage6 \
 	vdsr_x2_stage7 vdsr_x2_stage8 \
 	vdsr_x3_cpu vdsr_x3_stage2 vdsr_x3_stage3 vdsr_x3_stage4 vdsr_x3_stage5 vdsr_x3_stage6 \
-	vdsr_x3_stage7 vdsr_x3_stage8 \
+	vdsr_x3_stage7 vdsr_x3_stage8 vdsr_x3_stage9 \
 	vdsr_x4_cpu vdsr_x4_stage2 vdsr_x4_stage3 vdsr_x4_stage4 vdsr_x4_stage5 \
 	vdsr_x4_stage6 vdsr_x4_stage7 vdsr_x4_stage8 vdsr_x4_stage9 \
 	edsr_x2_cpu edsr_x2_stage2 edsr_x2_stage3 edsr_x2_stage4 edsr_x2_stage5 \
 	edsr_x3_cpu edsr_x3_stage2 edsr_x3_stage3 edsr_x3_stage4 \
 	edsr_x4_cpu edsr_x4_stage2 edsr_x4_stage3 edsr_x4_stage4 edsr_x4_stage5 \
+	edsr_x4_stage6 \
 	srresnet_x4_cpu srresnet_x4_stage2 srresnet_x4_stage3 srresnet_x4_stage4 \
 	srresnet_x4_stage5 srresnet_x4_stage6 srresnet_x4_stage7 srresnet_x4_stage8 srresnet_x4_stage9 \
 	srresnet_x4_stage10
