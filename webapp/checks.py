@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.checks import Tags, Warning, register
 
+from webapp.env import LOCAL_HOSTS
+
 
 @register(Tags.compatibility, deploy=True)
 def check_services(app_configs: object = None, **kwargs: object) -> list[Warning]:
@@ -14,9 +16,8 @@ def check_services(app_configs: object = None, **kwargs: object) -> list[Warning
             "REDIS_URL is not set: jobs cannot be queued and progress cannot reach pages.",
             hint="Set REDIS_URL (make run starts a private Redis and sets it for you).",
             id="sr_studio.W001"))
-    local = {"127.0.0.1", "localhost", "[::1]", "testserver"}
     if (settings.DATABASES["default"]["ENGINE"].endswith("sqlite3")
-            and set(settings.ALLOWED_HOSTS) - local):
+            and set(settings.ALLOWED_HOSTS) - LOCAL_HOSTS):
         problems.append(Warning(
             "SQLite serves a public host name: fine for one machine, but workers on other "
             "hosts cannot share it.",

@@ -14,6 +14,10 @@ from django.core.exceptions import ImproperlyConfigured
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+# Host names that mean "this machine only": any other host makes a deployment public.
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]", "::1", "testserver"})
+# Passwords env.example used to ship and the ones guessed first: never fine in production.
+_PLACEHOLDER_PASSWORDS = {"secret", "password", "postgres", "change-me", "changeme"}
 
 
 def env_str(name: str, default: str | None = None) -> str | None:
@@ -43,6 +47,17 @@ def env_int(name: str, default: int, *, minimum: int = 0) -> int:
         raise ImproperlyConfigured(f"{name}={raw!r}: expected an integer") from None
     if value < minimum:
         raise ImproperlyConfigured(f"{name}={value}: must be at least {minimum}")
+    return value
+
+
+def env_choice(name: str, choices: tuple[str, ...], default: str) -> str:
+    """One of `choices` (case-insensitive), or `default` when unset or empty."""
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    value = raw.strip().lower()
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name}={raw!r}: expected one of {', '.join(choices)}")
     return value
 
 
@@ -90,3 +105,14 @@ def redis_url_for_celery(url: str) -> str:
     if parsed.scheme == "unix":
         return f"redis+socket://{parsed.path}" + (f"?{parsed.query}" if parsed.query else "")
     return url
+
+
+def is_public_deployment(debug: bool, allowed_hosts: list[str]) -> bool:
+    """DEBUG off and a host other than this machine: a production deployment."""
+    return not debug and bool(set(allowed_hosts) - LOCAL_HOSTS)
+
+
+def is_placeholder_password(password: str) -> bool:
+    """env.example's `change-me...` placeholders and well-known default passwords."""
+    low = password.strip().lower()
+    return low in _PLACEHOLDER_PASSWORDS or "change-me" in low or "changeme" in low

@@ -1,6 +1,8 @@
 """`make run`: one command for a single machine. Migrates, starts a private Redis (unless
-REDIS_URL is set), a Celery worker and the ASGI server, prints the URL and how to log in;
-Ctrl-C (or SIGTERM) stops all of it, and children die with us even if we are killed."""
+REDIS_URL is set; it keeps its data in SR_DATA_DIR/redis), a Celery worker, the job
+reconciler and the ASGI server, prints the URL and how to log in. A part that exits is
+restarted with backoff; Ctrl-C (or SIGTERM) stops all of it, and children die with us even
+if we are killed."""
 
 from __future__ import annotations
 
@@ -8,40 +10,28 @@ import os
 import secrets
 import signal
 import socket
-import subprocess
 import sys
 import time
+from pathlib import Path
 
+import django
 from django.core.exceptions import ImproperlyConfigured
+from django.core.management import call_command
 
-from webapp.env import env_int
-from webapp.redis_server import PrivateRedis, die_with_parent
+from webapp.env import env_int, env_path
+from webapp.processes import reconciler_command, web_command, worker_command
+from webapp.redis_server import PrivateRedis
+from webapp.supervisor import Child, Supervisor, spawn
+
+ROOT = Path(__file__).resolve().parent.parent
 
 HOST = "127.0.0.1"
-def _spawn(args: list[str]) -> subprocess.Popen:
-    # Own session: a terminal Ctrl-C reaches only us, and we stop children in order.
-    return subprocess.Popen(args, start_new_session=True, preexec_fn=die_with_parent)
 
 
-def _stop(proc: subprocess.Popen, name: str) -> None:
-    for sig, wait in ((signal.SIGTERM, 8), (signal.SIGQUIT, 4), (signal.SIGKILL, 4)):
-        if proc.poll() is not None:
-            return
-        try:
-            os.killpg(proc.pid, sig)  # the whole group: Celery's pool children too
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(wait)
-        except subprocess.TimeoutExpired:
-            print(f"  {name} still running after {sig.name}", flush=True)
-
-
-def _wait_for_port(port: int, procs: list[subprocess.Popen], timeout: float = 90) -> None:
+def _wait_for_port(port: int, supervisor: Supervisor, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if any(p.poll() is not None for p in procs):
-            raise RuntimeError("a server process exited during start-up (see its log above)")
+        supervisor.poll()
         with socket.socket() as sock:
             if sock.connect_ex((HOST, port)) == 0:
                 return
@@ -78,42 +68,40 @@ def main() -> int:
     port = env_int("PORT", 8000, minimum=1)
     if port > 65535:
         raise ImproperlyConfigured(f"PORT={port}: must be at most 65535")
+    os.umask(0o077)  # the data dir, database and media (and our children's) stay private
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
+    # One person on 127.0.0.1 tries the studio: let them sign up (production defaults closed).
+    os.environ.setdefault("SR_SIGNUP", "open")
     signal.signal(signal.SIGTERM, _raise_stop)
     signal.signal(signal.SIGINT, _raise_stop)
-    redis, named = None, []
+    supervisor = Supervisor()
+    redis: PrivateRedis | None = None
     try:
         if not os.environ.get("REDIS_URL"):
-            redis = PrivateRedis().start()
+            data_dir = env_path("SR_DATA_DIR", ROOT / "var")
+            redis = PrivateRedis(data_dir=data_dir / "redis").start()
             os.environ["REDIS_URL"] = redis.url
-            print(f"Private Redis on {redis.socket}", flush=True)
-        import django
-        from django.core.management import call_command
-
+            supervisor.children.append(Child("private Redis", redis.launch, redis.proc,
+                                             time.monotonic()))
+            print(f"Private Redis on {redis.socket} (kept in {data_dir / 'redis'})", flush=True)
         django.setup()
         call_command("migrate", interactive=False, verbosity=0)
         hint = _login_hint()
-        py = sys.executable
-        named.append(("worker", _spawn([py, "-m", "celery", "-A", "webapp", "worker",
-                                        "-Q", "gpu,default", "--concurrency", "1",
-                                        "--loglevel", "INFO"])))
-        named.append(("web server", _spawn([py, "-m", "daphne", "-b", HOST, "-p", str(port),
-                                            "webapp.asgi:application"])))
-        procs = [proc for _, proc in named]
-        _wait_for_port(port, procs)
+        supervisor.add("worker", lambda: spawn(worker_command()))
+        supervisor.add("reconciler", lambda: spawn(reconciler_command()))
+        supervisor.add("web server", lambda: spawn(web_command(HOST, port)))
+        _wait_for_port(port, supervisor)
         print(f"\n  SR Studio is running at http://{HOST}:{port}/\n  {hint}\n"
               "  Press Ctrl-C to stop.\n", flush=True)
-        while all(p.poll() is None for p in procs):
+        while True:  # a part that exits is restarted (webapp.supervisor); Ctrl-C ends this
+            supervisor.poll()
             time.sleep(0.5)
-        print("A server process exited; stopping the rest.", flush=True)
-        return 1
     except (_Stop, KeyboardInterrupt):
         print("\nStopping…", flush=True)
         return 0
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not skip cleanup
-        for name, proc in reversed(named):  # web first: no new jobs while the worker stops
-            _stop(proc, name)
+        supervisor.stop()  # web first: no new jobs while the worker stops; Redis last
         if redis is not None:
             redis.stop()
 

@@ -7,18 +7,23 @@ setup under SR_DATA_DIR (default ./var); bad values raise ImproperlyConfigured.
 from __future__ import annotations
 
 import secrets
+import warnings
 from pathlib import Path
 
 import dj_database_url
+from channels_redis.core import RedisChannelLayer
 from django.core.exceptions import ImproperlyConfigured
 
 from webapp.env import (
     env_bool,
+    env_choice,
     env_int,
     env_list,
     env_path,
     env_str,
     env_url,
+    is_placeholder_password,
+    is_public_deployment,
     redis_url_for_celery,
 )
 
@@ -27,6 +32,8 @@ DATA_DIR = env_path("SR_DATA_DIR", BASE_DIR / "var")
 MEDIA_ROOT = env_path("MEDIA_ROOT", DATA_DIR / "media")
 STATIC_ROOT = env_path("STATIC_ROOT", DATA_DIR / "static")
 DEBUG = env_bool("DEBUG", False)
+# `make run` has no nginx in front: serve /static/ from the app unless told not to.
+SR_SERVE_STATIC = env_bool("SR_SERVE_STATIC", True)
 
 
 def _secret_key() -> str:
@@ -40,7 +47,7 @@ def _secret_key() -> str:
         return key
     path = DATA_DIR / "secret_key"
     if not path.exists():
-        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        DATA_DIR.mkdir(parents=True, exist_ok=True, mode=0o700)  # database, key, uploads
         path.touch(mode=0o600)
         path.write_text(secrets.token_urlsafe(50))
     return path.read_text().strip()
@@ -55,7 +62,6 @@ if env_bool("SR_BEHIND_PROXY", False):
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SR_SECURE_COOKIES", False)
 
 INSTALLED_APPS = [
-    "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -72,12 +78,14 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    *(["whitenoise.middleware.WhiteNoiseMiddleware"] if SR_SERVE_STATIC else []),
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "webapp.middleware.ServiceErrorMiddleware",
 ]
 
 ROOT_URLCONF = "webapp.urls"
@@ -120,13 +128,20 @@ REDIS_URL = env_url("REDIS_URL", ("redis", "rediss", "unix"))
 
 
 def channel_layers(redis_url: str | None) -> dict:
+    """The channel layer's receive is a blocking BZPOPMIN of `brpop_timeout` (5 s) seconds;
+    redis-py's default socket timeout is also 5 s, so an idle socket's read timed out and
+    the consumer died with 1011. The socket timeout must clearly exceed the blocking read."""
     if not redis_url:
         return {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    read_timeout = RedisChannelLayer.brpop_timeout * 3
+    host = {"address": redis_url, "socket_timeout": read_timeout, "socket_connect_timeout": 5}
     return {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
-                        "CONFIG": {"hosts": [{"address": redis_url}], "expiry": 30}}}
+                        "CONFIG": {"hosts": [host], "expiry": 30}}}
 
 
 CHANNEL_LAYERS = channel_layers(REDIS_URL)
+# Job sockets send {"type": "keepalive"} after this many quiet seconds.
+SR_WS_KEEPALIVE_SECONDS = env_int("SR_WS_KEEPALIVE_SECONDS", 20, minimum=1)
 
 CELERY_BROKER_URL = redis_url_for_celery(REDIS_URL) if REDIS_URL else "memory://"
 CELERY_RESULT_BACKEND = None  # results live on the Job row, not in Celery
@@ -143,17 +158,41 @@ CELERY_TASK_SOFT_TIME_LIMIT = SR_JOB_SOFT_TIME_LIMIT
 CELERY_TASK_TIME_LIMIT = SR_JOB_SOFT_TIME_LIMIT + 60
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": SR_JOB_SOFT_TIME_LIMIT + 600}
+# Delivery (docs/RELIABILITY.md): a job whose worker died runs again until it has had this
+# many tries; a running job is touched every SR_JOB_HEARTBEAT_SECONDS and counts as lost
+# after SR_JOB_STALE_SECONDS of silence; the reconciler sweeps every SR_SWEEP_SECONDS and
+# republishes a queued job with no message in the broker SR_QUEUE_GRACE_SECONDS after it
+# was last published.
+SR_JOB_MAX_ATTEMPTS = env_int("SR_JOB_MAX_ATTEMPTS", 2, minimum=1)
+SR_JOB_HEARTBEAT_SECONDS = env_int("SR_JOB_HEARTBEAT_SECONDS", 5, minimum=1)
+SR_JOB_STALE_SECONDS = env_int("SR_JOB_STALE_SECONDS", 30, minimum=3)
+SR_SWEEP_SECONDS = env_int("SR_SWEEP_SECONDS", 5, minimum=1)
+SR_QUEUE_GRACE_SECONDS = env_int("SR_QUEUE_GRACE_SECONDS", 15, minimum=1)
+if SR_JOB_STALE_SECONDS < 3 * SR_JOB_HEARTBEAT_SECONDS:
+    raise ImproperlyConfigured("SR_JOB_STALE_SECONDS must be at least 3x "
+                               "SR_JOB_HEARTBEAT_SECONDS, or live jobs look lost")
 
 # --- uploads and the engine ------------------------------------------------------------
 SR_MAX_UPLOAD_BYTES = env_int("SR_MAX_UPLOAD_BYTES", 50 * 1024 * 1024, minimum=1024)
 SR_MAX_PIXELS = env_int("SR_MAX_PIXELS", 40_000_000, minimum=64)
 SR_MAX_FILES = env_int("SR_MAX_FILES", 20, minimum=1)
+# An upscale whose output would be larger is refused before it is queued (400).
+SR_MAX_OUTPUT_PIXELS = env_int("SR_MAX_OUTPUT_PIXELS", 64_000_000, minimum=64)
 SR_DEVICE = env_str("SR_DEVICE", "auto")
 if SR_DEVICE not in ("auto", "cpu", "cuda"):
     raise ImproperlyConfigured(f"SR_DEVICE={SR_DEVICE!r}: expected auto, cpu or cuda")
 SR_TILE = env_int("SR_TILE", 256, minimum=0)
+# Per-user limits (0: none): jobs queued or running and bytes stored (429 at submission),
+# jobs running at once (workers leave the rest queued).
+SR_USER_MAX_ACTIVE_JOBS = env_int("SR_USER_MAX_ACTIVE_JOBS", 100, minimum=0)
+SR_USER_MAX_RUNNING_JOBS = env_int("SR_USER_MAX_RUNNING_JOBS", 2, minimum=0)
+SR_USER_MAX_BYTES = env_int("SR_USER_MAX_BYTES", 10 * 1024**3, minimum=0)
 # Days after which `manage.py prune_uploads` deletes uploads (0: only with --days).
 SR_UPLOAD_RETENTION_DAYS = env_int("SR_UPLOAD_RETENTION_DAYS", 0, minimum=0)
+# Bodies are refused before they are read (webapp/guard.py): over this size (dataset archive
+# routes: SR_DATASET_MAX_ARCHIVE_BYTES), or over SR_ANONYMOUS_BODY_BYTES without a login.
+SR_MAX_REQUEST_BYTES = env_int("SR_MAX_REQUEST_BYTES", 200 * 1024 * 1024, minimum=1024)
+SR_ANONYMOUS_BODY_BYTES = env_int("SR_ANONYMOUS_BODY_BYTES", 64 * 1024, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024  # form fields; files stream to temp files
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FILES = SR_MAX_FILES + 1  # + the optional reference
@@ -185,7 +224,12 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # Media never gets a public URL: files are served by views that check ownership or a share link.
-SR_SERVE_STATIC = env_bool("SR_SERVE_STATIC", True)
+# Static files: WhiteNoise serves what the finders see (no collectstatic needed for `make run`);
+# only files it indexed at start-up exist for it, so a crafted path is a plain 404.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = False
+# ...and STATIC_ROOT exists only after collectstatic (deployments), so do not warn about it.
+warnings.filterwarnings("ignore", message="No directory at: ", category=UserWarning)
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
 if LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
@@ -196,4 +240,55 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
+}
+
+
+# --- security and abuse limits ---------------------------------------------------------
+def _refuse_placeholder_passwords() -> None:
+    """A public deployment must not start with env.example's placeholders or a well-known
+    password; local use (DEBUG, or only local hosts) may keep its throwaway ones."""
+    passwords = {"DATABASE_URL": DATABASES["default"].get("PASSWORD"),
+                 "POSTGRES_PASSWORD": env_str("POSTGRES_PASSWORD")}
+    for name, password in passwords.items():
+        if password and is_placeholder_password(password):
+            raise ImproperlyConfigured(
+                f"{name}: the database password is a placeholder or a well-known default; "
+                "set a strong one")
+
+
+if is_public_deployment(DEBUG, ALLOWED_HOSTS):
+    _refuse_placeholder_passwords()
+
+# HTTPS: off by default because `make run` serves plain HTTP on 127.0.0.1; env.example has
+# the production values. Health probes (compose healthcheck, monitors) come over plain HTTP.
+SECURE_SSL_REDIRECT = env_bool("SR_SSL_REDIRECT", False)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = env_int("SR_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SR_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SR_HSTS_PRELOAD", False)
+
+# Sign-up: open to anyone, closed (staff create accounts), or with an invite code.
+SR_SIGNUP = env_choice("SR_SIGNUP", ("open", "closed", "invite"), "closed")
+# Failed log-ins per username and per client address before the login form answers 429.
+SR_LOGIN_MAX_FAILURES = env_int("SR_LOGIN_MAX_FAILURES", 5, minimum=1)
+SR_LOGIN_WINDOW_SECONDS = env_int("SR_LOGIN_WINDOW_SECONDS", 15 * 60, minimum=1)
+# Behind nginx every request comes from 127.0.0.1: the client is the address nginx appended
+# to X-Forwarded-For.
+SR_BEHIND_PROXY = env_bool("SR_BEHIND_PROXY", False)
+# The throttle's counters must be shared by all web processes: Redis when there is one.
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                          "LOCATION": REDIS_URL, "KEY_PREFIX": "sr-studio"}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Uploads and results are the service user's alone (the entry points also set umask 077).
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
+# Static files are public and nginx (another user) serves them: not the private modes above.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage",
+                    "OPTIONS": {"file_permissions_mode": 0o644,
+                                "directory_permissions_mode": 0o755}},
 }

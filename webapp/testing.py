@@ -11,7 +11,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +21,7 @@ from django.conf import settings
 from django.db import connection
 from django.test import override_settings
 
+from webapp.processes import web_command, worker_command
 from webapp.redis_server import PrivateRedis
 from webapp.settings import channel_layers
 
@@ -56,9 +56,8 @@ def child_env(*, redis_url: str, media_root: Path, weights_dir: Path) -> dict[st
 def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen:
     with open(log, "ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "webapp", "worker", "-Q", "gpu,default",
-             "--concurrency", "1", "--loglevel", "INFO", "-n", f"test-{os.getpid()}@%h",
-             "--without-gossip", "--without-mingle"],
+            [*worker_command(name=f"test-{os.getpid()}@%h"), "--without-gossip",
+             "--without-mingle"],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 
@@ -82,20 +81,18 @@ def free_port() -> int:
 
 def start_asgi(env: dict[str, str], port: int, log: Path, timeout: float = 30) -> subprocess.Popen:
     with open(log, "ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-             "webapp.asgi:application"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(web_command("127.0.0.1", port), cwd=ROOT, env=env, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"daphne exited:\n{log.read_text()[-3000:]}")
+            raise RuntimeError(f"the web server exited:\n{log.read_text()[-3000:]}")
         with socket.socket() as sock:
             if sock.connect_ex(("127.0.0.1", port)) == 0:
                 return proc
         time.sleep(0.1)
     stop(proc)
-    raise RuntimeError("daphne did not start listening")
+    raise RuntimeError("the web server did not start listening")
 
 
 def stop(proc: subprocess.Popen, timeout: float = 15) -> None:

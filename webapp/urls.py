@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from webapp.accounts.views import signup
+from webapp.accounts.views import LoginView, signup
 from webapp.api import views as api
 from webapp.health import healthz
 from webapp.images import gallery_views as gv
@@ -16,9 +16,11 @@ from webapp.training import views as tv
 urlpatterns = [
     path("", iv.home, name="home"),
     path("healthz", healthz, name="healthz"),
+    # The admin's own login would bypass the failed-login throttle: it uses ours instead.
+    path("admin/login/", LoginView.as_view(), name="admin_login"),
     path("admin/", admin.site.urls),
     path("accounts/signup/", signup, name="signup"),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/password/", auth_views.PasswordChangeView.as_view(success_url="/"),
          name="password_change"),
@@ -29,6 +31,7 @@ urlpatterns = [
     path("jobs/<uuid:job_id>/", jv.job_page, name="job"),
     path("jobs/<uuid:job_id>/status.json", jv.job_status, name="job_status"),
     path("jobs/<uuid:job_id>/cancel", jv.job_cancel_view, name="job_cancel"),
+    path("jobs/<uuid:job_id>/retry", jv.job_retry_view, name="job_retry"),
     path("jobs/<uuid:job_id>/result/", iv.result, name="result"),
     path("jobs/<uuid:job_id>/file/<str:which>", iv.result_file, name="result_file"),
     path("jobs/<uuid:job_id>/add-to-gallery", gv.gallery_add, name="gallery_add"),
@@ -46,6 +49,7 @@ urlpatterns = [
     path("api/v1/jobs", api.jobs, name="api_jobs"),
     path("api/v1/jobs/<uuid:job_id>", api.job_detail, name="api_job"),
     path("api/v1/jobs/<uuid:job_id>/cancel", api.job_cancel_api, name="api_job_cancel"),
+    path("api/v1/jobs/<uuid:job_id>/retry", api.job_retry_api, name="api_job_retry"),
     path("api/v1/jobs/<uuid:job_id>/output", api.job_output, name="api_job_output"),
     path("api/v1/models", api.models, name="api_models"),
     path("api/v1/datasets", tapi.datasets, name="api_datasets"),

@@ -1,4 +1,4 @@
-"""Browser test fixtures: the shared web fixtures plus the real ASGI server (daphne) on the
+"""Browser test fixtures: the shared web fixtures plus the real ASGI server (uvicorn) on the
 test database, and Debian's Chromium (the test skips without it, unless CI=true)."""
 
 from __future__ import annotations
@@ -43,11 +43,11 @@ def chromium_path() -> str:
 @pytest.fixture
 def live_asgi(celery_worker_proc: None, transactional_db: None, private_redis: object,
               media_root: Path, weights_dir: Path, tmp_path: Path) -> Iterator[str]:
-    """The real ASGI app (HTTP + websockets) served by daphne on a free port."""
+    """The real ASGI app (HTTP + websockets) served by uvicorn on a free port."""
     env = testing.child_env(redis_url=private_redis.url, media_root=media_root,
                             weights_dir=weights_dir)
     port = testing.free_port()
-    proc = testing.start_asgi(env, port, tmp_path / "daphne.log")
+    proc = testing.start_asgi(env, port, tmp_path / "web.log")
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

@@ -12,7 +12,7 @@ def test_engine_imports_no_web_stack():
         "import importlib, sys\n"
         f"for m in {MODULES!r}: importlib.import_module(m)\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
-        "{'django', 'celery', 'channels', 'webapp', 'daphne', 'kombu'})\n"
+        "{'django', 'celery', 'channels', 'webapp', 'uvicorn', 'kombu'})\n"
         "print(','.join(bad))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -23,6 +23,8 @@ def test_env_bool_accepts_usual_spellings(monkeypatch, raw, expected):
     (lambda: env.env_url("X_V", ("redis", "unix")), "http://x", "scheme 'http'"),
     (lambda: env.env_url("X_V", ("redis",)), "redis://", "needs a host"),
     (lambda: env.env_url("X_V", ("postgres", "sqlite")), "postgres:///db", "needs a host"),
+    (lambda: env.env_choice("X_V", ("open", "closed"), "closed"), "ajar",
+     "expected one of open, closed"),
 ])
 def test_bad_values_raise_improperly_configured(monkeypatch, reader, raw, match):
     monkeypatch.setenv("X_V", raw)
@@ -47,6 +49,29 @@ def test_unset_values_give_defaults(monkeypatch, tmp_path):
     assert env.env_path("X_D", tmp_path) == tmp_path.resolve()
 
 
+def test_env_choice_is_case_insensitive_and_defaults_when_unset(monkeypatch):
+    monkeypatch.setenv("X_MODE", " Invite ")
+    assert env.env_choice("X_MODE", ("open", "invite"), "open") == "invite"
+    monkeypatch.setenv("X_MODE", "")
+    assert env.env_choice("X_MODE", ("open", "invite"), "open") == "open"
+
+
+@pytest.mark.parametrize(("password", "placeholder"), [
+    ("change-me-database-password", True), ("Secret", True), ("postgres", True),
+    ("password", True), ("changeme", True), ("k8#Vq2-xLr9!pZ", False),
+])
+def test_placeholder_passwords(password, placeholder):
+    assert env.is_placeholder_password(password) is placeholder
+
+
+@pytest.mark.parametrize(("debug", "hosts", "public"), [
+    (False, ["sr.example.org"], True), (False, ["localhost", "*"], True),
+    (True, ["sr.example.org"], False), (False, ["127.0.0.1", "localhost", "[::1]"], False),
+])
+def test_public_deployment_is_debug_off_and_a_non_local_host(debug, hosts, public):
+    assert env.is_public_deployment(debug, hosts) is public
+
+
 def test_unix_redis_url_is_spelled_for_kombu():
     assert env.redis_url_for_celery("unix:///tmp/r.sock") == "redis+socket:///tmp/r.sock"
     assert env.redis_url_for_celery("redis://h:6379/0") == "redis://h:6379/0"
@@ -56,7 +81,8 @@ def test_unix_redis_url_is_spelled_for_kombu():
     ("DATABASE_URL", "mysql://db/x"), ("REDIS_URL", "redis://"), ("SECRET_KEY", "short"),
     ("SECRET_KEY", "change-me-change-me-change-me-change-me-change-me"),
     ("SR_DEVICE", "tpu"), ("SR_MAX_PIXELS", "lots"), ("DEBUG", "perhaps"),
-    ("LOG_LEVEL", "chatty"),
+    ("LOG_LEVEL", "chatty"), ("SR_SIGNUP", "sometimes"), ("SR_HSTS_SECONDS", "a year"),
+    ("SR_SSL_REDIRECT", "please"), ("SR_LOGIN_MAX_FAILURES", "0"),
 ])
 def test_settings_module_fails_loudly_on_bad_values(monkeypatch, name, value):
     import subprocess

@@ -184,16 +184,27 @@ def test_healthz_sees_database_redis_and_worker(worker, client):
     assert body["worker"]["workers"]
 
 
-def test_a_killed_worker_process_does_not_leave_the_job_running(worker, client, user,
-                                                                 make_image, wait_job):
+def _pool_pid(job: Job) -> int:
+    return int(job.worker.rpartition(":")[2])
+
+
+def test_a_killed_worker_process_retries_the_job_once_then_fails_it(worker, client, user,
+                                                                     make_image, wait_job):
     import os
     import signal
 
     token = _token("alice")
     job = _running_job(client, token, make_image)
-    os.kill(int(job.worker.rpartition(":")[2]), signal.SIGKILL)  # the pool process, mid-job
+    first = _pool_pid(job)
+    os.kill(first, signal.SIGKILL)  # the pool process, mid-job
+    deadline = time.monotonic() + 60
+    while not ((job := Job.objects.get(id=job.id)).status == "running" and job.attempts == 2
+               and _pool_pid(job) != first):
+        assert time.monotonic() < deadline, (job.status, job.attempts, job.progress)
+        time.sleep(0.05)
+    os.kill(_pool_pid(job), signal.SIGKILL)  # and its second try
     job = wait_job(job.id)
-    assert job.status == "failed" and "stopped before it finished" in job.error
+    assert job.status == "failed" and "stopped before it finished (try 2 of 2)" in job.error
     # The worker itself carries on with the next job.
     assert wait_job(_post_job(client, token, make_image(20, 20), scale="2")).status == "done"
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
-from sr_engine.errors import Cancelled, EngineError
+from sr_engine.errors import Cancelled, ConfigError, EngineError
 from sr_engine.progress import ProgressEvent
-from webapp.jobs import runners, services
+from webapp.jobs import broker, recovery, runners, services
+from webapp.jobs.broker import QueueUnavailable
 from webapp.jobs.models import Job, JobStatus
+from webapp.limits import LimitExceeded
 from webapp.progress import JobProgress
 
 pytestmark = pytest.mark.django_db
@@ -116,20 +120,107 @@ def test_progress_snapshot_is_stored_on_the_row(user):
     assert job.heartbeat_at is not None
 
 
-def test_reconcile_fails_jobs_whose_process_is_gone_or_silent(user):
-    import os
-    import subprocess
-
+def _dead_pid() -> int:
     dead = subprocess.Popen(["true"])
     dead.wait()
+    return dead.pid
+
+
+def test_reconcile_requeues_this_nodes_jobs_whose_process_is_gone_then_fails_them(
+        user, monkeypatch):
+    published = []
+    monkeypatch.setattr(services, "publish", lambda job_id, queue: published.append(job_id)
+                        or True)
     now = timezone.now()
-    gone = _job(user, status=JobStatus.RUNNING, worker=f"w1@h:{dead.pid}", heartbeat_at=now)
+    gone = _job(user, status=JobStatus.RUNNING, worker=f"w1@h:{_dead_pid()}", heartbeat_at=now,
+                attempts=1)
+    last = _job(user, status=JobStatus.RUNNING, worker=f"w1@h:{_dead_pid()}", heartbeat_at=now,
+                attempts=2)
     live = _job(user, status=JobStatus.RUNNING, worker=f"w1@h:{os.getpid()}", heartbeat_at=now)
-    stale = _job(user, status=JobStatus.RUNNING, worker=f"w2@h:{os.getpid()}",
-                 heartbeat_at=now - timedelta(hours=3))
-    other = _job(user, status=JobStatus.RUNNING, worker=f"w2@h:{dead.pid}", heartbeat_at=now)
-    assert services.job_reconcile(node="w1@h", stale_after=timedelta(hours=2)) == 2
-    statuses = {j.id: j.status for j in Job.objects.all()}
-    assert statuses[gone.id] == statuses[stale.id] == JobStatus.FAILED
-    assert statuses[live.id] == statuses[other.id] == JobStatus.RUNNING
-    assert "worker" in Job.objects.get(id=gone.id).error
+    other = _job(user, status=JobStatus.RUNNING, worker=f"w2@h:{_dead_pid()}", heartbeat_at=now)
+    assert recovery.job_reconcile(node="w1@h") == 2
+    jobs = {j.id: j for j in Job.objects.all()}
+    assert jobs[gone.id].status == JobStatus.QUEUED and jobs[gone.id].worker == ""
+    assert "queued again (try 2 of 2)" in jobs[gone.id].progress["message"]
+    assert published == [str(gone.id)] and jobs[gone.id].enqueued_at is not None
+    assert jobs[last.id].status == JobStatus.FAILED
+    assert "stopped before it finished (try 2 of 2)" in jobs[last.id].error
+    assert jobs[live.id].status == jobs[other.id].status == JobStatus.RUNNING
+
+
+def test_a_requeued_job_is_claimed_again_and_counts_its_tries(user, monkeypatch):
+    monkeypatch.setattr(services, "publish", lambda job_id, queue: True)
+    job = _job(user)
+    services.job_start(job_id=job.id, worker=f"w1@h:{_dead_pid()}")
+    recovery.job_reconcile(node="w1@h")
+    assert services.job_start(job_id=job.id, worker="w1@h:1") is not None
+    assert Job.objects.get(id=job.id).attempts == 2
+
+
+def test_sweep_recovers_silent_jobs_and_republishes_queued_jobs_without_a_message(
+        user, monkeypatch, settings):
+    settings.SR_JOB_STALE_SECONDS, settings.SR_QUEUE_GRACE_SECONDS = 30, 15
+    published = []
+    monkeypatch.setattr(services, "publish", lambda job_id, queue: published.append(job_id)
+                        or True)
+    now = timezone.now()
+    silent = _job(user, status=JobStatus.RUNNING, worker="w9@elsewhere:1", attempts=1,
+                  heartbeat_at=now - timedelta(seconds=31))
+    beating = _job(user, status=JobStatus.RUNNING, worker="w9@elsewhere:2", attempts=1,
+                   heartbeat_at=now - timedelta(seconds=5))
+    never = _job(user)  # the broker was down when it was created
+    lost = _job(user, enqueued_at=now - timedelta(seconds=60))  # its message went with Redis
+    waiting = _job(user, enqueued_at=now - timedelta(seconds=60))
+    fresh = _job(user, enqueued_at=now)  # just published: give the worker time to take it
+    monkeypatch.setattr(recovery, "waiting_job_ids", lambda queues: {str(waiting.id)})
+    assert recovery.job_sweep() == {"recovered": 1, "published": 2}  # + the recovered one
+    assert sorted(published) == sorted(str(j.id) for j in (silent, never, lost))
+    assert Job.objects.get(id=beating.id).status == JobStatus.RUNNING
+    assert Job.objects.get(id=fresh.id).enqueued_at == fresh.enqueued_at
+
+
+def test_waiting_job_ids_reads_the_real_broker_queue(user, settings):
+    job = _job(user, queue="cpu-nobody-consumes")
+    assert services.job_enqueue(job_id=job.id)
+    assert str(job.id) in broker.waiting_job_ids({"cpu-nobody-consumes"})
+    assert str(job.id) not in broker.waiting_job_ids({"default"})
+    broker._client(settings.REDIS_URL).delete("cpu-nobody-consumes")
+
+
+def test_a_user_at_the_running_limit_waits_in_the_queue(user, other_user, settings):
+    settings.SR_USER_MAX_RUNNING_JOBS = 2
+    for _ in range(2):
+        _job(user, status=JobStatus.RUNNING)
+    waiting, others = _job(user), _job(other_user)
+    assert services.job_start(job_id=waiting.id, worker="w:1") is None
+    waiting.refresh_from_db()
+    assert waiting.status == JobStatus.QUEUED and waiting.enqueued_at is not None
+    assert waiting.progress["message"] == "waiting: 2 of your jobs are running (the limit is 2)"
+    assert services.job_start(job_id=others.id, worker="w:1") is not None
+    settings.SR_USER_MAX_RUNNING_JOBS = 0  # no limit
+    assert services.job_start(job_id=waiting.id, worker="w:1") is not None
+
+
+def test_submissions_over_the_active_job_limit_are_refused(user, settings):
+    settings.SR_USER_MAX_ACTIVE_JOBS = 2
+    services.job_create(owner=user, kind="test", params={})
+    _job(user, status=JobStatus.RUNNING)
+    with pytest.raises(LimitExceeded, match="2 jobs queued or running and the limit is 2"):
+        services.job_create(owner=user, kind="test", params={})
+
+
+def test_job_create_refuses_when_the_broker_is_down_and_saves_nothing(user, settings, tmp_path):
+    settings.REDIS_URL = f"unix://{tmp_path / 'gone.sock'}"
+    with pytest.raises(QueueUnavailable, match="not reachable"):
+        services.job_create(owner=user, kind="test", params={})
+    assert not Job.objects.exists()
+
+
+def test_retry_runs_a_failed_job_again_from_the_start(user, django_capture_on_commit_callbacks):
+    job = _job(user, status=JobStatus.FAILED, error="boom", attempts=2)
+    with django_capture_on_commit_callbacks() as callbacks:
+        job = services.job_retry(job=job)
+    assert len(callbacks) == 1  # publishes once committed
+    assert (job.status, job.error, job.attempts) == (JobStatus.QUEUED, "", 0)
+    with pytest.raises(ConfigError, match="only a failed or cancelled job"):
+        services.job_retry(job=job)

@@ -14,7 +14,8 @@ from webapp.jobs.models import JobStatus
 pytestmark = pytest.mark.django_db
 
 
-def test_sign_up_log_in_log_out(client):
+def test_sign_up_log_in_log_out(client, settings):
+    settings.SR_SIGNUP = "open"
     response = client.post(reverse("signup"), {"username": "bob", "password1": "a-long-pass-42",
                                                "password2": "a-long-pass-42"})
     assert response.status_code == 302

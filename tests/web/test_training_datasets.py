@@ -1,5 +1,6 @@
-"""Datasets: archive checks (traversal, links, bombs, bad images by name), folder
-allow-list, stats and thumbnails; staff-only pages and API; config validation."""
+"""Datasets: archive checks (traversal, links, bombs), bad images skipped and named (or
+refused in strict mode), folder allow-list, stats and thumbnails; staff-only pages and API;
+config validation."""
 
 from __future__ import annotations
 
@@ -98,13 +99,78 @@ def test_a_tar_is_listed_only_up_to_the_limits(staff, limits, members, message):
         dataset_create_from_archive(owner=staff, name="x", archive=_tar(members))
 
 
-def test_bad_images_are_named(staff, make_image):
-    archive = _tar({"good.png": make_image(), "broken.png": b"not an image",
-                    "tiny.png": make_image(4, 4)})
+def _mixed(make_image) -> SimpleUploadedFile:
+    return _tar({"good.png": make_image(), "broken.png": b"not an image",
+                 "tiny.png": make_image(4, 4), "notes.txt": b"hi"})
+
+
+def test_bad_images_are_skipped_and_named_by_default(staff, make_image):
+    ds = dataset_create_from_archive(owner=staff, name="mixed", archive=_mixed(make_image))
+    assert sorted(p.name for p in Path(ds.path).iterdir()) == ["good.png"]
+    assert ds.image_count == 1
+    assert ds.skipped == ["broken.png (not a readable image)",
+                          "tiny.png (4x4 is smaller than 16 pixels)",
+                          "notes.txt (not an image file)"]
+
+
+def test_strict_refuses_the_archive_naming_each_bad_image(staff, make_image, media_root):
+    (media_root / "datasets").mkdir(parents=True, exist_ok=True)
+    before = set((media_root / "datasets").iterdir())
     with pytest.raises(ArchiveRejected) as info:
-        dataset_create_from_archive(owner=staff, name="x", archive=archive)
+        dataset_create_from_archive(owner=staff, name="x", archive=_mixed(make_image),
+                                    strict=True)
     assert "broken.png (not a readable image)" in str(info.value)
     assert "tiny.png (4x4 is smaller" in str(info.value) and "good.png" not in str(info.value)
+    assert not Dataset.objects.exists() and set((media_root / "datasets").iterdir()) == before
+
+
+def test_an_archive_without_a_usable_image_is_refused_naming_what_was_skipped(staff,
+                                                                              make_image):
+    archive = _zip({"broken.png": b"not an image", "tiny.png": make_image(4, 4)})
+    with pytest.raises(ArchiveRejected, match=r"no usable images .*skipped: broken.png "
+                                              r"\(not a readable image\), tiny.png"):
+        dataset_create_from_archive(owner=staff, name="x", archive=archive)
+    assert not Dataset.objects.exists()
+
+
+def test_security_refusals_stay_whole_archive_when_forgiving(staff, make_image):
+    archive = _tar({"good.png": make_image(), "broken.png": b"not an image"},
+                   links={"link.png": "/etc/passwd"})
+    with pytest.raises(ArchiveRejected, match="links or special files"):
+        dataset_create_from_archive(owner=staff, name="x", archive=archive)
+
+
+def test_upload_page_lists_skipped_files_and_strict_refuses_with_a_400(staff_client,
+                                                                       make_image):
+    url = reverse("training_dataset_new")
+    strict = staff_client.post(url, {"which": "upload", "up-name": "s", "up-strict": "on",
+                                     "up-archive": _mixed(make_image)})
+    assert strict.status_code == 400
+    assert "broken.png (not a readable image)" in strict.content.decode()
+    response = staff_client.post(url, {"which": "upload", "up-name": "f",
+                                       "up-archive": _mixed(make_image)}, follow=True)
+    assert response.status_code == 200 and response.redirect_chain
+    page = response.content.decode()
+    assert "skipped 3 file(s): broken.png (not a readable image), tiny.png (4x4" in page
+    assert "notes.txt (not an image file)" in page
+
+
+def test_dataset_api_lists_skipped_files_and_honours_strict(client, staff, make_image):
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {token_create(user=staff)}"}
+    url = reverse("api_datasets")
+    response = client.post(url, {"name": "s", "strict": "true",
+                                 "archive": _mixed(make_image)}, **auth)
+    assert response.status_code == 400
+    assert "bad images (strict): broken.png (not a readable image)" in response.json()["error"]
+    response = client.post(url, {"name": "s", "strict": "maybe",
+                                 "archive": _mixed(make_image)}, **auth)
+    assert response.status_code == 400 and "strict: give true or false" in \
+        response.json()["error"]
+    response = client.post(url, {"name": "f", "archive": _mixed(make_image)}, **auth)
+    assert response.status_code == 201
+    assert response.json()["images"] == 1 and response.json()["skipped"] == [
+        "broken.png (not a readable image)", "tiny.png (4x4 is smaller than 16 pixels)",
+        "notes.txt (not an image file)"]
 
 
 def test_folder_registration_is_limited_to_the_allowed_roots(staff, tmp_path, make_image):

@@ -1,4 +1,5 @@
-"""Upload checks through the real decoder: each bad file gets its own message."""
+"""Upload checks through the real decoder: each bad file gets its own message, which never
+shows the server's temp file."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 from PIL import Image
 
+import sr_engine.data.io as io_module
+from sr_engine.errors import ImageError
 from webapp.images.services import upload_create
-from webapp.images.validation import ImageRejected
+from webapp.images.validation import ImageRejected, image_check
 
 pytestmark = pytest.mark.django_db
 
@@ -75,3 +78,30 @@ def test_byte_limit(user, make_image):
 def test_special_images_are_accepted_with_a_note(user, make_image, data, note):
     upload = upload_create(owner=user, file=_file(data(make_image), "special.img"))
     assert any(note in n for n in upload.notes), upload.notes
+
+
+def test_decode_errors_never_show_the_server_temp_file(user, make_image):
+    data = make_image(64, 64, fmt="JPEG")
+    with pytest.raises(ImageRejected) as info:
+        upload_create(owner=user, file=_file(data[: len(data) // 2], "cut.jpg"))
+    message = str(info.value)
+    assert message.startswith("cannot decode image (") and ".part" not in message
+    assert "tmp" not in message
+
+
+def test_engine_errors_name_the_users_file_instead_of_the_path(tmp_path, make_image,
+                                                              monkeypatch):
+    path = tmp_path / "tmpab12.upload.png"
+    path.write_bytes(make_image(16, 16))
+
+    def failing_load(p, **_):
+        raise ImageError(f"{p.name}: cannot decode image ([Errno 5] Input/output error: "
+                         f"'{p}')")
+
+    monkeypatch.setattr(io_module, "load_image", failing_load)
+    with pytest.raises(ImageRejected) as info:
+        image_check(path, max_pixels=10_000, display_name="holiday.png")
+    assert str(info.value) == ("cannot decode image ([Errno 5] Input/output error: "
+                               "'holiday.png')")
+    with pytest.raises(ImageRejected, match=r"error: 'the image'\)$"):
+        image_check(path, max_pixels=10_000)

@@ -58,14 +58,41 @@ async def test_owner_gets_the_snapshot_first_then_updates(user):
     await comm.disconnect()
 
 
+async def _assert_closed_4404(path: str, headers=None) -> None:
+    """Refusals are an accepted socket closed with the documented 4404, not a failed
+    handshake that a client cannot tell from a network error."""
+    comm, connected, _ = await _connect(path, headers)
+    assert connected
+    assert await comm.receive_output(timeout=5) == {"type": "websocket.close", "code": 4404}
+    await comm.wait()
+
+
 async def test_other_users_and_anonymous_are_refused(user, other_user):
     job = await _running_job(user)
     headers = await sync_to_async(_session_headers)(other_user)
-    comm, connected, code = await _connect(f"/ws/jobs/{job.id}/", headers)
-    assert not connected and code == 4404
-    comm, connected, _ = await _connect(f"/ws/jobs/{job.id}/",
-                                        [(b"origin", b"http://testserver")])
-    assert not connected
+    await _assert_closed_4404(f"/ws/jobs/{job.id}/", headers)
+    await _assert_closed_4404(f"/ws/jobs/{job.id}/", [(b"origin", b"http://testserver")])
+
+
+@pytest.mark.parametrize("path", ["/ws/jobs/not-a-uuid/", "/ws/jobs/", "/ws/other/x",
+                                  "/ws/jobs/00000000-0000-0000-0000-000000000000/"])
+async def test_paths_that_are_not_a_job_are_closed_with_4404(path, user):
+    headers = await sync_to_async(_session_headers)(user)
+    await _assert_closed_4404(path, headers)
+
+
+async def test_quiet_sockets_get_keepalives_and_ignore_garbage(user, settings):
+    settings.SR_WS_KEEPALIVE_SECONDS = 1
+    job = await _running_job(user)
+    headers = await sync_to_async(_session_headers)(user)
+    comm, connected, _ = await _connect(f"/ws/jobs/{job.id}/", headers)
+    assert connected and (await comm.receive_json_from(timeout=5))["type"] == "snapshot"
+    await comm.send_to(text_data="not json")
+    await comm.send_to(bytes_data=b"\x00\x01")
+    assert await comm.receive_json_from(timeout=5) == {"type": "keepalive"}
+    await comm.send_json_to({"type": "ping"})
+    assert await comm.receive_json_from(timeout=5) in ({"type": "pong"}, {"type": "keepalive"})
+    await comm.disconnect()
 
 
 async def test_session_socket_from_a_foreign_origin_is_refused(user):
@@ -73,7 +100,7 @@ async def test_session_socket_from_a_foreign_origin_is_refused(user):
     headers = [h for h in await sync_to_async(_session_headers)(user) if h[0] != b"origin"]
     comm, connected, _ = await _connect(f"/ws/jobs/{job.id}/",
                                         headers + [(b"origin", b"http://evil.example")])
-    assert not connected
+    assert not connected  # refused at the handshake (HTTP 403), as documented
 
 
 async def test_api_token_in_the_query_string(user, other_user):
@@ -85,5 +112,4 @@ async def test_api_token_in_the_query_string(user, other_user):
     await comm.disconnect()
     stranger = await sync_to_async(token_create)(user=other_user)
     for bad in (stranger, "srs_wrong"):
-        comm, connected, _ = await _connect(f"/ws/jobs/{job.id}/?token={bad}")
-        assert not connected
+        await _assert_closed_4404(f"/ws/jobs/{job.id}/?token={bad}")

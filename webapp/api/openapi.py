@@ -68,6 +68,19 @@ TRAINING_PATHS = {
         "get": {"summary": "Datasets", "responses": {"200": _OBJ, "403": _ERROR}},
         "post": {"summary": "Upload a zip/tar of HR images (multipart 'name', 'archive') or "
                             "register a server folder (JSON or form 'name', 'folder')",
+                 "requestBody": {"required": True, "content": {
+                     "multipart/form-data": {"schema": {
+                         "type": "object", "required": ["name"], "properties": {
+                             "name": {"type": "string"},
+                             "archive": {"type": "string", "format": "binary"},
+                             "strict": {"type": "boolean", "default": False, "description":
+                                        "refuse the archive when an image is unreadable, too "
+                                        "small or too large; by default those are skipped "
+                                        "and listed in the response's 'skipped'"},
+                             "folder": {"type": "string"}}}},
+                     "application/json": {"schema": {
+                         "type": "object", "required": ["name", "folder"], "properties": {
+                             "name": {"type": "string"}, "folder": {"type": "string"}}}}}},
                  "responses": {"201": _OBJ, "400": _ERROR, "403": _ERROR}}},
     "/api/v1/training-jobs": {
         "get": {"summary": "Training runs", "responses": {"200": _OBJ, "403": _ERROR}},
@@ -142,7 +155,8 @@ def openapi_schema(server: str) -> dict:
                             "id": {"type": "string", "format": "uuid"},
                             "status": {"type": "string"},
                             "url": {"type": "string", "format": "uri"}}}}}},
-                        "400": _ERROR, "401": _ERROR}}},
+                        "400": _ERROR, "401": _ERROR, "413": _ERROR, "429": _ERROR,
+                        "503": _ERROR}}},
             "/api/v1/jobs/{id}": {
                 "get": {
                     "summary": "A job's status, latest progress, metrics and output URL",
@@ -157,6 +171,11 @@ def openapi_schema(server: str) -> dict:
             "/api/v1/jobs/{id}/cancel": {"post": {
                 "summary": "Cancel a queued or running job", "parameters": [_JOB_ID],
                 "responses": {"200": _json("Job", "The job"), "404": _ERROR}}},
+            "/api/v1/jobs/{id}/retry": {"post": {
+                "summary": "Run a failed or cancelled job again from the start (409 otherwise)",
+                "parameters": [_JOB_ID],
+                "responses": {"200": _json("Job", "The job, queued again"), "404": _ERROR,
+                              "409": _ERROR, "429": _ERROR, "503": _ERROR}}},
             "/api/v1/jobs/{id}/output": {"get": {
                 "summary": "Download the upscaled image", "parameters": [_JOB_ID],
                 "responses": {"200": {"description": "The image file"}, "404": _ERROR}}},

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
@@ -17,14 +16,14 @@ from webapp.images.files import result_file_response
 from webapp.images.selectors import result_get_for_user
 from webapp.images.services import (
     OUTPUT_FORMATS,
-    result_create,
     result_delete,
-    upload_create,
+    submission_check,
+    upload_queue,
 )
 from webapp.images.validation import ImageRejected
 from webapp.jobs.models import Job
 from webapp.jobs.selectors import job_get_for_user, job_list_for_user
-from webapp.jobs.services import job_cancel
+from webapp.jobs.services import job_cancel, job_retry
 
 
 def job_representation(request: HttpRequest, job: Job) -> dict:
@@ -33,7 +32,7 @@ def job_representation(request: HttpRequest, job: Job) -> dict:
     return {
         "id": str(job.id), "kind": job.kind, "status": job.status,
         "model": result.model if result else None, "scale": result.scale if result else None,
-        "progress": job.progress, "error": job.error or None,
+        "progress": job.progress, "error": job.error or None, "attempts": job.attempts,
         "metrics": job.result.get("metrics") if done else None,
         "output": job.result.get("output") if done else None,
         "output_url": (request.build_absolute_uri(reverse("api_job_output", args=[job.id]))
@@ -67,15 +66,15 @@ def jobs(request: HttpRequest) -> HttpResponse:
     fmt = request.POST.get("format", "")
     if fmt not in OUTPUT_FORMATS:
         return api_error(400, f"format: expected one of {sorted(k for k in OUTPUT_FORMATS if k)}")
+    reference = request.FILES.get("reference")
     try:
         scale = _parse_scale(request.POST.get("scale"))
         model_id = request.POST.get("model") or "bicubic"
         model_resolve(model_id, scale)
-        with transaction.atomic():
-            upload = upload_create(owner=request.user, file=image,
-                                   reference=request.FILES.get("reference"), scales=(scale,))
-            result = result_create(upload=upload, model_id=model_id, scale=scale,
-                                   output_format=fmt)
+        submission_check(owner=request.user, files=[image, *([reference] if reference else [])],
+                         jobs=1)
+        _, (result,) = upload_queue(owner=request.user, file=image, model_ids=[model_id],
+                                    scale=scale, output_format=fmt, reference=reference)
     except (ConfigError, ImageRejected) as exc:
         return api_error(400, str(exc))
     return JsonResponse({"id": str(result.job_id), "status": "queued",
@@ -113,6 +112,18 @@ def job_cancel_api(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     if job is None:
         return api_error(404, "no such job")
     return JsonResponse(job_representation(request, job_cancel(job=job)))
+
+
+@token_required
+@api_methods("POST")
+def job_retry_api(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+    job = job_get_for_user(job_id=job_id, user=request.user)
+    if job is None:
+        return api_error(404, "no such job")
+    try:
+        return JsonResponse(job_representation(request, job_retry(job=job)))
+    except ConfigError as exc:
+        return api_error(409, str(exc))
 
 
 @token_required

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import shutil
 import tempfile
 import uuid
@@ -19,8 +20,10 @@ from sr_engine.errors import ConfigError
 from webapp.images.catalog import model_resolve
 from webapp.images.models import Result, Upload
 from webapp.images.validation import CheckedImage, ImageRejected, image_check, thumbnail_save
+from webapp.jobs.broker import queue_check
 from webapp.jobs.models import ACTIVE, Job
 from webapp.jobs.services import job_create
+from webapp.limits import user_jobs_check, user_storage_check
 
 OUTPUT_FORMATS = {"": "same as the input", "png": "PNG", "jpeg": "JPEG", "webp": "WebP",
                   "tiff": "TIFF"}
@@ -48,7 +51,8 @@ def _receive(file: UploadedFile, dst_dir: Path) -> tuple[Path, str]:
 def _store(file: UploadedFile, dst_dir: Path, stem: str) -> tuple[Path, str, CheckedImage]:
     tmp, sha = _receive(file, dst_dir)
     try:
-        checked = image_check(tmp, max_pixels=settings.SR_MAX_PIXELS)
+        checked = image_check(tmp, max_pixels=settings.SR_MAX_PIXELS,
+                              display_name=file.name or "the image")
     except Exception:
         tmp.unlink(missing_ok=True)
         raise
@@ -92,18 +96,55 @@ def upload_create(*, owner: AbstractBaseUser, file: UploadedFile,
         raise
 
 
+def output_budget_check(*, width: int, height: int, scale: int) -> None:
+    """ConfigError when an upscale's output is over SR_MAX_OUTPUT_PIXELS: the worker holds
+    the output (and the metrics read it back) in memory, so a huge one is refused here."""
+    limit = settings.SR_MAX_OUTPUT_PIXELS
+    pixels = width * height * scale * scale
+    if pixels > limit:
+        side = math.isqrt(limit // (scale * scale))
+        raise ConfigError(f"x{scale} of a {width}x{height} image makes {pixels:,} output "
+                          f"pixels; the limit is {limit:,}: at x{scale} the largest input is "
+                          f"{limit // (scale * scale):,} pixels (e.g. {side}x{side})")
+
+
 def result_create(*, upload: Upload, model_id: str, scale: int, output_format: str = "",
                   device: str | None = None) -> Result:
-    """Queue one upscale of `upload`; ConfigError for a bad model, scale or format."""
+    """Queue one upscale of `upload`; ConfigError for a bad model, scale, format or size."""
     # Imported here: the engine pulls in torch, which pages that create no job never need.
     from sr_engine.inference import UpscaleConfig
 
     choice = model_resolve(model_id, scale)
+    output_budget_check(width=upload.width, height=upload.height, scale=scale)
     config = UpscaleConfig(model=choice.engine_name, scale=scale, tile=settings.SR_TILE,
                            device=device or settings.SR_DEVICE,
                            format=output_format or None)
     job = job_create(owner=upload.owner, kind="upscale", params=config.to_dict())
     return Result.objects.create(job=job, upload=upload, model=choice.id, scale=scale)
+
+
+def submission_check(*, owner: AbstractBaseUser, files: list[UploadedFile], jobs: int) -> None:
+    """Before anything is stored: the queue is up (QueueUnavailable) and the user has room
+    for these jobs and bytes (LimitExceeded)."""
+    queue_check()
+    user_jobs_check(owner, adding=jobs)
+    user_storage_check(owner, adding=sum(f.size or 0 for f in files))
+
+
+def upload_queue(*, owner: AbstractBaseUser, file: UploadedFile, model_ids: list[str],
+                 scale: int, output_format: str = "",
+                 reference: UploadedFile | None = None) -> tuple[Upload, list[Result]]:
+    """Store one image and queue one upscale per model, all or nothing: a refusal after
+    the image was stored (bad model, output too large) removes its files again."""
+    with transaction.atomic():
+        upload = upload_create(owner=owner, file=file, reference=reference, scales=(scale,))
+        try:
+            results = [result_create(upload=upload, model_id=m, scale=scale,
+                                     output_format=output_format) for m in model_ids]
+        except BaseException:
+            _remove([_media(f"u{owner.pk}", "uploads", str(upload.id))])
+            raise
+    return upload, results
 
 
 def output_suffix(result: Result) -> str:
@@ -128,18 +169,16 @@ def upload_submit(*, owner: AbstractBaseUser, files: list[UploadedFile], model_i
                   reference: UploadedFile | None = None) -> Submission:
     """Store each file and queue one job per chosen model. A bad file is reported and
     skipped; the good ones in the same submission still go through."""
+    submission_check(owner=owner, files=[*files, *([reference] if reference else [])],
+                     jobs=len(files) * len(model_ids))
     outcome = Submission()
     for file in files:
         try:
-            with transaction.atomic():
-                upload = upload_create(owner=owner, file=file, reference=reference,
-                                       scales=(scale,))
-                results = [result_create(upload=upload, model_id=m, scale=scale,
-                                         output_format=output_format) for m in model_ids]
+            outcome.accepted.append(upload_queue(
+                owner=owner, file=file, model_ids=model_ids, scale=scale,
+                output_format=output_format, reference=reference))
         except (ImageRejected, ConfigError) as exc:
             outcome.rejected.append((file.name or "(unnamed)", str(exc)))
-            continue
-        outcome.accepted.append((upload, results))
     return outcome
 
 

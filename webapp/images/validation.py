@@ -46,11 +46,26 @@ def _header(path: Path, max_pixels: int) -> tuple[str, int, int, str, int]:
         raise ImageRejected(f"not a readable image; upload {FORMAT_NAMES}") from None
 
 
-def image_check(path: Path, *, max_pixels: int) -> CheckedImage:
-    """Check and decode the file at `path`; ImageRejected with a one-line reason otherwise."""
+def _without_path(message: str, path: Path, display_name: str) -> str:
+    """An engine error about `path` told about the user's file: the engine names the file
+    it decoded, here a server temp file (`.../tmpab12.part`) the user never saw. Callers
+    show the reason beside the file's name, so a leading "<temp name>: " goes away."""
+    message = message.removeprefix(f"{path.name}: ")
+    for internal in (str(path.resolve()), str(path), path.name):
+        message = message.replace(internal, display_name)
+    return message
+
+
+def image_check(path: Path, *, max_pixels: int, display_name: str = "the image") -> CheckedImage:
+    """Check and decode the file at `path`; ImageRejected with a one-line reason otherwise.
+    Reasons never show `path` (a temp file): `display_name` (the uploaded name) stands in."""
     from sr_engine.data.io import load_image
 
     fmt, width, height, mode, frames = _header(path, max_pixels)
+    notes = []
+    if fmt == "MPO":  # a JPEG with extra pictures (phones: depth maps, previews)
+        fmt, frames = "JPEG", 1
+        notes.append("multi-picture JPEG: the main picture is upscaled")
     if fmt not in ALLOWED_FORMATS:
         raise ImageRejected(f"{fmt or 'unknown'} images are not supported; upload {FORMAT_NAMES}")
     if width * height > max_pixels:
@@ -59,8 +74,7 @@ def image_check(path: Path, *, max_pixels: int) -> CheckedImage:
     try:
         picture = load_image(path, max_pixels=max_pixels)
     except ImageError as exc:
-        raise ImageRejected(str(exc)) from None
-    notes = []
+        raise ImageRejected(_without_path(str(exc), path, display_name)) from None
     if frames > 1:
         notes.append(f"animated ({frames} frames): only the first frame is upscaled")
     if mode.startswith("CMYK"):

@@ -38,10 +38,16 @@ class Job(models.Model):
     error = models.TextField(blank=True)
     cancel_requested = models.BooleanField(default=False)
     worker = models.CharField(max_length=255, blank=True)
+    # The queue its message goes to ("" = the task's routed queue); set when the broker took
+    # the message (null: not yet, the sweeper publishes it); how many times a worker took it.
+    queue = models.CharField(max_length=64, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    # Touched by every stored progress event: a running job with an old heartbeat is stale.
+    # Touched every few seconds by the worker running the job (jobs.heartbeat) and by every
+    # stored progress event: a running job with an old heartbeat has lost its worker.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

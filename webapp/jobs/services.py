@@ -3,43 +3,61 @@
 from __future__ import annotations
 
 import logging
-import os
 import uuid
-from datetime import timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
-from sr_engine.errors import Cancelled, EngineError
+from sr_engine.errors import Cancelled, ConfigError, EngineError
 from sr_engine.progress import ProgressEvent
+from webapp.jobs.broker import DEFAULT_QUEUE, publish, queue_check
+from webapp.jobs.heartbeat import Heartbeat
 from webapp.jobs.models import ACTIVE, Job, JobStatus
 from webapp.jobs.runners import get_runner, is_registered
 from webapp.jobs.selectors import job_payload
+from webapp.limits import user_jobs_check, user_running_jobs
 from webapp.progress import JobProgress, job_broadcast
 
 log = logging.getLogger(__name__)
 
 
-def _event(stage: str, message: str = "", metrics: dict | None = None) -> dict:
+def stage_event(stage: str, message: str = "", metrics: dict | None = None) -> dict:
     return ProgressEvent(stage=stage, message=message, metrics=metrics or {}).to_dict()
 
 
 def job_create(*, owner: AbstractBaseUser, kind: str, params: dict,
                queue: str | None = None) -> Job:
-    """Save a queued job and enqueue it once the surrounding transaction commits (on
-    `queue` when given, else on the task's routed queue)."""
-    from webapp.jobs.tasks import job_run_task
+    """Save a queued job and publish it once the surrounding transaction commits (on
+    `queue` when given, else on the task's routed queue).
 
+    The row is the outbox: a job whose message the broker did not take keeps
+    `enqueued_at` empty and the sweeper (jobs.recovery) publishes it later, so a committed
+    job is never lost. A broker that is down before anything is saved is QueueUnavailable
+    (503), and a user over their limits is LimitExceeded (429)."""
     if not is_registered(kind):  # a programming error: fail in the request, not the worker
         raise LookupError(f"no runner registered for job kind {kind!r}")
-    job = Job.objects.create(owner=owner, kind=kind, params=params,
-                             progress=_event("queued", "waiting for a worker"))
+    user_jobs_check(owner)
+    queue_check()
+    job = Job.objects.create(owner=owner, kind=kind, params=params, queue=queue or "",
+                             progress=stage_event("queued", "waiting for a worker"))
     job_id = str(job.id)
-    options = {"queue": queue} if queue else {}
-    transaction.on_commit(lambda: job_run_task.apply_async((job_id,), **options))
+    transaction.on_commit(lambda: job_enqueue(job_id=job_id))
     return job
+
+
+def job_enqueue(*, job_id: uuid.UUID | str) -> bool:
+    """Publish a queued job's message and note when the broker took it."""
+    job = Job.objects.filter(id=job_id, status=JobStatus.QUEUED).first()
+    if job is None:
+        return False
+    if not publish(str(job.id), job.queue or DEFAULT_QUEUE):
+        return False
+    Job.objects.filter(id=job_id, status=JobStatus.QUEUED).update(enqueued_at=timezone.now())
+    return True
 
 
 def _finish(job_id: uuid.UUID | str, *, status: str, from_statuses: tuple[str, ...],
@@ -60,17 +78,17 @@ def _finish(job_id: uuid.UUID | str, *, status: str, from_statuses: tuple[str, .
 def job_mark_done(*, job_id: uuid.UUID | str, result: dict) -> Job | None:
     metrics = result.get("summary") or {}
     return _finish(job_id, status=JobStatus.DONE, from_statuses=(JobStatus.RUNNING,),
-                   progress=_event("done", "finished", metrics), result=result)
+                   progress=stage_event("done", "finished", metrics), result=result)
 
 
 def job_mark_failed(*, job_id: uuid.UUID | str, error: str) -> Job | None:
     return _finish(job_id, status=JobStatus.FAILED, from_statuses=ACTIVE,
-                   progress=_event("failed", error), error=error)
+                   progress=stage_event("failed", error), error=error)
 
 
 def job_mark_cancelled(*, job_id: uuid.UUID | str) -> Job | None:
     return _finish(job_id, status=JobStatus.CANCELLED, from_statuses=ACTIVE,
-                   progress=_event("failed", "cancelled"), error="Cancelled by the user.")
+                   progress=stage_event("failed", "cancelled"), error="Cancelled by the user.")
 
 
 def job_cancel(*, job: Job) -> Job:
@@ -82,13 +100,31 @@ def job_cancel(*, job: Job) -> Job:
     return job
 
 
+def _defer(job: Job, running: int) -> None:
+    """Leave a job queued, with no message: the sweeper publishes it again after
+    SR_QUEUE_GRACE_SECONDS (counted from now), by when one of the owner's jobs may be done."""
+    waiting = stage_event("queued", f"waiting: {running} of your jobs are running (the limit "
+                                    f"is {settings.SR_USER_MAX_RUNNING_JOBS})")
+    if Job.objects.filter(id=job.id, status=JobStatus.QUEUED).update(
+            enqueued_at=timezone.now(), progress=waiting):
+        job_broadcast(job.id, job_payload(Job.objects.get(id=job.id)))
+
+
 def job_start(*, job_id: uuid.UUID | str, worker: str) -> Job | None:
-    """Claim a queued job for this worker; None when it was cancelled or already claimed."""
+    """Claim a queued job for this worker; None when it was cancelled or already claimed,
+    or (left queued) when its owner already has SR_USER_MAX_RUNNING_JOBS running."""
+    job = Job.objects.filter(id=job_id, status=JobStatus.QUEUED, cancel_requested=False).first()
+    if job is None:
+        return None
+    running = user_running_jobs(job.owner_id)
+    if settings.SR_USER_MAX_RUNNING_JOBS and running >= settings.SR_USER_MAX_RUNNING_JOBS:
+        _defer(job, running)
+        return None
     now = timezone.now()
     claimed = Job.objects.filter(id=job_id, status=JobStatus.QUEUED,
                                  cancel_requested=False).update(
         status=JobStatus.RUNNING, worker=worker, started_at=now, heartbeat_at=now,
-        progress=_event("loading", "starting"))
+        attempts=F("attempts") + 1, progress=stage_event("loading", "starting"))
     if not claimed:
         return None
     job = Job.objects.get(id=job_id)
@@ -100,10 +136,11 @@ def job_execute(*, job_id: uuid.UUID | str, worker: str) -> None:
     """Run one job to a terminal state. Every failure ends up on the row, never in limbo."""
     job = job_start(job_id=job_id, worker=worker)
     if job is None:
-        log.info("job %s is not queued any more; skipping", job_id)
+        log.info("job %s is not queued any more, or must wait; skipping", job_id)
         return
     try:
-        result = get_runner(job.kind)(job, JobProgress(job.id))
+        with Heartbeat(job.id, every=settings.SR_JOB_HEARTBEAT_SECONDS):
+            result = get_runner(job.kind)(job, JobProgress(job.id))
     except Cancelled:
         job_mark_cancelled(job_id=job.id)
     except EngineError as exc:
@@ -117,37 +154,27 @@ def job_execute(*, job_id: uuid.UUID | str, worker: str) -> None:
         job_mark_done(job_id=job.id, result=result)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
+RETRYABLE = (JobStatus.FAILED, JobStatus.CANCELLED)
 
 
-def job_reconcile(*, node: str | None = None, stale_after: timedelta | None = None) -> int:
-    """Fail running jobs whose process is gone.
-
-    `Job.worker` is "<celery node name>:<pid>". Called with `node` on the same host (the
-    worker starting, or a pool process about to take a job), it fails that node's running
-    jobs whose pid no longer exists: a worker killed and restarted, or a pool process killed
-    by the hard time limit or the OOM killer. `stale_after` also fails jobs on any node whose
-    heartbeat is older than that (a host that never came back).
-    """
-    running = Job.objects.filter(status=JobStatus.RUNNING)
-    ids: set = set()
-    if node:
-        for job_id, worker in running.filter(worker__startswith=f"{node}:").values_list(
-                "id", "worker"):
-            pid = worker.rpartition(":")[2]
-            if not pid.isdigit() or not _pid_alive(int(pid)):
-                ids.add(job_id)
-    if stale_after is not None:
-        cutoff = timezone.now() - stale_after
-        ids |= set(running.filter(heartbeat_at__lt=cutoff).values_list("id", flat=True))
-    for job_id in ids:
-        job_mark_failed(job_id=job_id,
-                        error="The worker running this job stopped before it finished.")
-    return len(ids)
+def job_retry(*, job: Job) -> Job:
+    """Run a failed or cancelled job again from the start, as a fresh queued job with the
+    same id, params and output folder. ConfigError when it is not failed or cancelled."""
+    if job.status not in RETRYABLE:
+        raise ConfigError(f"the job is {job.status}; only a failed or cancelled job can be "
+                          "retried")
+    if job.kind == "train":  # its run keeps state and history that a fresh start would lose
+        raise ConfigError("a training run continues from its saved state: resume the run")
+    user_jobs_check(job.owner)
+    queue_check()
+    with transaction.atomic():
+        reset = Job.objects.filter(id=job.id, status__in=RETRYABLE).update(
+            status=JobStatus.QUEUED, attempts=0, enqueued_at=None, cancel_requested=False,
+            error="", result={}, worker="", started_at=None, finished_at=None,
+            progress=stage_event("queued", "retrying: waiting for a worker"))
+        if reset:
+            job_id = str(job.id)
+            transaction.on_commit(lambda: job_enqueue(job_id=job_id))
+    job.refresh_from_db()
+    job_broadcast(job.id, job_payload(job))
+    return job

@@ -78,8 +78,11 @@ def datasets(request: HttpRequest) -> HttpResponse:
         name = str(data.get("name") or "")
         if not is_json and "archive" in request.FILES:
             dataset = dataset_create_from_archive(owner=request.user, name=name,
-                                                  archive=request.FILES["archive"])
-        elif data.get("folder"):
+                                                  archive=request.FILES["archive"],
+                                                  strict=_flag(data.get("strict"), "strict"))
+            return JsonResponse({**dataset_payload(dataset), "skipped": dataset.skipped},
+                                status=201)
+        if data.get("folder"):
             dataset = dataset_register_folder(owner=request.user, name=name,
                                               folder=str(data["folder"]))
         else:
@@ -87,6 +90,16 @@ def datasets(request: HttpRequest) -> HttpResponse:
     except (ArchiveRejected, EngineError) as exc:
         return api_error(400, str(exc))
     return JsonResponse(dataset_payload(dataset), status=201)
+
+
+def _flag(value: str | None, field: str) -> bool:
+    """A multipart yes/no field (absent is no); EngineError naming `field` otherwise."""
+    raw = (value or "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise EngineError(f"{field}: give true or false, not {value!r}")
 
 
 @staff_token

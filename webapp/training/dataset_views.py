@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from sr_engine.errors import EngineError
 from webapp.training.access import staff_required
-from webapp.training.archives import ArchiveRejected
+from webapp.training.archives import ArchiveRejected, name_list
 from webapp.training.datasets import dataset_create_from_archive, dataset_register_folder
 from webapp.training.deletion import dataset_delete
 from webapp.training.forms import DatasetFolderForm, DatasetUploadForm, PreviewForm
@@ -40,7 +40,9 @@ def dataset_new(request: HttpRequest) -> HttpResponse:
                 if upload.is_valid():
                     dataset = dataset_create_from_archive(
                         owner=request.user, name=upload.cleaned_data["name"],
-                        archive=upload.cleaned_data["archive"])
+                        archive=upload.cleaned_data["archive"],
+                        strict=upload.cleaned_data["strict"])
+                    _report_skipped(request, dataset.skipped)
                     return redirect("training_dataset", dataset_id=dataset.id)
             else:
                 folder = DatasetFolderForm(request.POST, prefix="dir")
@@ -52,7 +54,16 @@ def dataset_new(request: HttpRequest) -> HttpResponse:
         except (ArchiveRejected, EngineError) as exc:
             (upload if which == "upload" else folder).add_error(None, str(exc))
     return render(request, "training/dataset_new.html", {
-        "upload": upload, "folder": folder, "roots": settings.SR_DATASET_ROOTS})
+        "upload": upload, "folder": folder, "roots": settings.SR_DATASET_ROOTS},
+        status=400 if upload.errors or folder.errors else 200)
+
+
+def _report_skipped(request: HttpRequest, skipped: list[str]) -> None:
+    """Name what an accepted archive left out (bad images with their reason, other files)
+    on the dataset page the upload redirects to."""
+    if skipped:
+        messages.warning(request, f"skipped {len(skipped)} file(s): "
+                                  f"{name_list(skipped, limit=20)}")
 
 
 @staff_required

@@ -37,8 +37,10 @@ def _media(key: str) -> Path:
 
 
 def dataset_create_from_archive(*, owner: AbstractBaseUser, name: str,
-                                archive: UploadedFile) -> Dataset:
-    """Extract a zip/tar of HR images; ConfigError (bad name) or ArchiveRejected."""
+                                archive: UploadedFile, strict: bool = False) -> Dataset:
+    """Extract a zip/tar of HR images; ConfigError (bad name) or ArchiveRejected. Files that
+    are not usable images are skipped and listed, "name (reason)", in the returned dataset's
+    `skipped` attribute (not stored); `strict` refuses an archive with a bad image instead."""
     name = _check_name(name)
     if archive.size > settings.SR_DATASET_MAX_ARCHIVE_BYTES:
         raise ArchiveRejected(f"the archive is {archive.size:,} bytes; the limit is "
@@ -47,12 +49,15 @@ def dataset_create_from_archive(*, owner: AbstractBaseUser, name: str,
     folder = _media(key)
     try:
         src = _stored_archive(archive, folder)
-        extract_images(src, folder / "images", max_files=settings.SR_DATASET_MAX_FILES,
-                       max_bytes=settings.SR_DATASET_MAX_BYTES,
-                       max_pixels=settings.SR_MAX_PIXELS)
+        extracted = extract_images(src, folder / "images",
+                                   max_files=settings.SR_DATASET_MAX_FILES,
+                                   max_bytes=settings.SR_DATASET_MAX_BYTES,
+                                   max_pixels=settings.SR_MAX_PIXELS, strict=strict)
         src.unlink()
         dataset = Dataset(name=name, owner=owner, source=Dataset.Source.UPLOAD,
                           path=str(folder / "images"))
+        # For the upload's response only (page message, API body): the row has no field.
+        dataset.skipped = extracted.skipped
         _scan(dataset, key)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)

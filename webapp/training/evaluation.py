@@ -46,6 +46,8 @@ def evaluate_run(job: Job, progress: JobProgress) -> dict:
     model = cached_model(p["engine_name"], p["scale"], device)
     bicubic = cached_model(BICUBIC, p["scale"], device)
     summary = {}
+    # A retried job (its first worker died, or the user asked) starts with a clean table.
+    EvalResult.objects.filter(job=job).delete()
     for dataset in Dataset.objects.filter(id__in=p["datasets"]):
         emit(progress, "loading", f"preparing {dataset.name} x{p['scale']}")
         data = load_eval_set(dataset.path, scale=p["scale"])

@@ -34,6 +34,9 @@ def _queues() -> list[tuple[str, str]]:
 class DatasetUploadForm(forms.Form):
     name = forms.CharField(max_length=100)
     archive = forms.FileField(help_text="zip or tar(.gz) of HR images")
+    strict = forms.BooleanField(required=False, help_text=(
+        "refuse the whole archive when an image is unreadable, too small or too large "
+        "(otherwise those are skipped and listed)"))
 
 
 class DatasetFolderForm(forms.Form):

@@ -79,7 +79,9 @@ def train_run(job: Job, progress: JobProgress) -> dict:
     config = TrainConfig.from_dict(job.params["config"])
     out_dir = Path(run.out_dir)
     resume = None
-    if job.params.get("resume"):
+    # A second try after the first worker died continues from its last saved state.
+    retried = job.attempts > 1 and (out_dir / STATE_FILE).is_file()
+    if job.params.get("resume") or retried:
         resume = out_dir
         # A worker lost after its last checkpoint logged steps the resumed run will redo.
         step = _state_step(out_dir)

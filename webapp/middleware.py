@@ -1,0 +1,40 @@
+"""Service errors that are the client's or the moment's, not a bug, answered as such:
+QueueUnavailable is a 503 (with Retry-After), LimitExceeded a 429, and OverflowError a 400
+(a number from the request too large for the database or a date). JSON on the API, a page
+elsewhere; every view gets this without its own try/except."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+
+from webapp.jobs.broker import QueueUnavailable
+from webapp.limits import LimitExceeded
+
+STATUS = {QueueUnavailable: 503, LimitExceeded: 429, OverflowError: 400}
+RETRY_AFTER = {503: "30", 429: "60"}
+MESSAGE = {OverflowError: "a number in the request is out of range"}
+
+
+class ServiceErrorMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exc: Exception) -> HttpResponse | None:
+        status = STATUS.get(type(exc))
+        if status is None:
+            return None
+        message = MESSAGE.get(type(exc), str(exc))
+        if request.path.startswith("/api/"):
+            response = JsonResponse({"error": message}, status=status)
+        else:
+            response = render(request, "error.html", {"status": status, "message": message},
+                              status=status)
+        if status in RETRY_AFTER:
+            response["Retry-After"] = RETRY_AFTER[status]
+        return response
