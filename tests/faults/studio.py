@@ -125,8 +125,11 @@ class Studio:
         """The direct child of `make run` whose command line contains `marker`."""
         assert self.proc is not None
         for child in psutil.Process(self.proc.pid).children():
-            if marker in " ".join(child.cmdline()):
-                return child
+            try:
+                if marker in " ".join(child.cmdline()):
+                    return child
+            except psutil.Error:  # exited (a zombie until make run reaps it)
+                continue
         raise AssertionError(f"no {marker!r} process: {self.tail()}")
 
     def worker_main(self) -> psutil.Process:

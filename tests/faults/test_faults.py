@@ -12,7 +12,9 @@ import socket
 import sqlite3
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from functools import partial
 
 import psutil
 import pytest
@@ -129,8 +131,8 @@ def test_a_restart_keeps_queued_jobs_in_the_private_redis(studio):
 
 
 def test_30_submissions_with_100_quiet_listeners_lose_no_job_and_no_event(studio):
-    with paused_worker(studio):
-        job_ids = [_submit(studio, seed) for seed in range(30)]
+    with paused_worker(studio), ThreadPoolExecutor(30) as pool:
+        job_ids = list(pool.map(partial(_submit, studio), range(30)))  # all at once
         outcome = asyncio.run(_listen_all(studio, job_ids, listeners=100, quiet=10))
     assert len(outcome) == 100 and all(status == "done" for status in outcome), outcome
     assert all(studio.job(j)["status"] == "done" for j in job_ids)
@@ -263,6 +265,23 @@ def test_crafted_job_requests_are_4xx_with_a_message(studio):
     garbage = studio.request("POST", "/api/v1/jobs", b"--x\r\nnonsense",
                              {"Content-Type": "multipart/form-data; boundary=x"})
     assert garbage.status == 400, garbage.body
+
+
+def _serving_again(studio: Studio, old_pid: int) -> bool:
+    try:
+        return studio.web().pid != old_pid and studio.get("/healthz").status == 200
+    except (AssertionError, OSError):  # not started yet, or not listening yet
+        return False
+
+
+def test_a_killed_web_server_is_restarted(studio):
+    web = studio.web()
+    web.kill()
+    deadline = time.monotonic() + 60
+    while not _serving_again(studio, web.pid):
+        assert time.monotonic() < deadline, studio.tail()
+        time.sleep(0.3)
+    assert "web server exited (code -9); restarting it" in studio.tail(10**6)
 
 
 def test_make_run_still_serves_after_the_faults(studio):
