@@ -62,7 +62,8 @@ test: $(STAMP)
 # that ship weights (drcn and johnson have none yet).
 BENCH_MODELS ?= bicubic srcnn fsrcnn espcn vdsr edsr srresnet
 bench: $(STAMP)
-	$(BIN)/sr-engine -q benchmark --models $(BENCH_MODELS) --out docs/RESULTS.md
+	$(BIN)/sr-engine -q benchmark --models $(BENCH_MODELS) --out docs/RESULTS.md \
+	  --precision-file sr_engine/weights/precision.json
 
 train-zoo: $(STAMP)
 	@for m in $(ZOO); do \

@@ -105,6 +105,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_benchmark(args: argparse.Namespace) -> int:
     from sr_engine import benchmark as bm
+    from sr_engine import precision_quality as pq
+    from sr_engine.zoo import resolve_device
 
     models = args.models or bm.default_models()
     data = [Path(d) for d in args.data] if args.data else _shared_benchmark_dirs()
@@ -112,6 +114,9 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     try:
         quality, skipped = ([], []) if args.no_quality or not data else bm.quality_rows(
             models, args.scales, data, device=args.device, progress=bar)
+        checks = pq.precisions_to_check(resolve_device(args.device), args.precision_check)
+        reduced = pq.precision_rows(quality, data, checks, device=args.device,
+                                    progress=bar) if quality and checks else []
         archs = [m for m in models if not Path(m).suffix]  # speed is per arch, not per file
         speed = [] if args.no_speed else bm.speed_rows(
             archs, args.scales, devices=args.devices, precisions=args.precisions,
@@ -120,7 +125,13 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         bar.close()
     if not data and not args.no_quality:
         skipped.append("quality: no --data given and ../shared/data/benchmark not found")
-    text = bm.render_markdown(quality, speed, skipped, _command_line(args))
+    if quality and not checks:
+        skipped.append("reduced precision: not measured (auto uses fp32 on this device; "
+                       "--precision-check always measures it anyway)")
+    if reduced and args.precision_file:
+        pq.write_precision_file(Path(args.precision_file), reduced)
+    text = bm.render_markdown(quality, speed, skipped, _command_line(args),
+                              precision=pq.precision_table(reduced) if reduced else [])
     if args.out:
         from sr_engine.paths import atomic_write_text
 
@@ -182,7 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--overlap", type=int, default=None, help="default: the model's halo")
     up.add_argument("--batch", type=int, default=4, help="tiles per forward pass")
     up.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    up.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32")
+    up.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default="auto",
+                    help="auto: the fastest precision that keeps the model's quality here")
     up.add_argument("--format", default=None, help="output format (default: from extension)")
     up.set_defaults(func=cmd_upscale)
 
@@ -213,6 +225,12 @@ def build_parser() -> argparse.ArgumentParser:
     bm.add_argument("--speed-size", type=int, default=192,
                     help="output edge of the speed test (LR = size / scale)")
     bm.add_argument("--repeats", type=int, default=3)
+    bm.add_argument("--precision-check", choices=["auto", "always", "never"], default="auto",
+                    help="evaluate checkpoints in reduced precision too (auto: the one "
+                         "precision auto would pick here)")
+    bm.add_argument("--precision-file", default=None,
+                    help="JSON of each checkpoint's PSNR drop per precision to merge into "
+                         "(what precision auto reads: sr_engine/weights/precision.json)")
     bm.add_argument("--no-quality", action="store_true")
     bm.add_argument("--no-speed", action="store_true")
     bm.set_defaults(func=cmd_benchmark)

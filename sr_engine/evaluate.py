@@ -15,6 +15,7 @@ This variant reproduces the published bicubic table of PROTOCOL.md within 0.02 d
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -225,21 +226,34 @@ def compare(sr: Picture, ref: Picture, *, crop: int) -> dict[str, float]:
             "psnr_rgb": float(psnr(rgb_a, rgb_b, crop=crop, data_range=255.0))}
 
 
-def self_check(model: LoadedModel, picture: Picture, *, scale: int) -> dict[str, float]:
+def centre_crop(picture: Picture, edge: int) -> Picture:
+    """The central `edge` x `edge` pixels of `picture` (all of a side shorter than that)."""
+    height, width = picture.pixels.shape[:2]
+    h, w = min(height, edge), min(width, edge)
+    y, x = (height - h) // 2, (width - w) // 2
+    alpha = None if picture.alpha is None else picture.alpha[y:y + h, x:x + w]
+    return dataclasses.replace(picture, pixels=picture.pixels[y:y + h, x:x + w], alpha=alpha)
+
+
+def self_check(model: LoadedModel, picture: Picture, *, scale: int, precision: str = "auto",
+               crop: int | None = None) -> dict[str, float]:
     """Downscale `picture` with the protocol, upscale it with `model` (tiled inference) and
-    `compare` the result with the (modcropped) picture. For pages without a reference."""
+    `compare` the result with the (modcropped) picture. For pages without a reference.
+
+    `crop` limits the check to the picture's central crop x crop pixels: a bounded cost,
+    whatever the upload's size."""
     from sr_engine.inference import UpscaleConfig, upscale_picture
 
     if scale != model.scale:
         raise ConfigError(f"the model is x{model.scale}, the self-check asks x{scale}")
-    hr = modcrop(levels8(picture), scale)
+    hr = modcrop(levels8(centre_crop(picture, crop) if crop else picture), scale)
     # SSIM needs 11x11 pixels left after the border crop; the model its minimum LR size.
     if min(hr.shape[2:]) < max(2 * scale + 11, scale * model.spec.min_size):
         raise ImageError(f"a {picture.width}x{picture.height} image is too small for a "
                          f"x{scale} self-check")
     lr_pixels = torch.floor(protocol_lr(hr, scale).double() * 255.0 + 0.5)
     lr = Picture(pixels=lr_pixels[0].permute(1, 2, 0).numpy().astype(np.uint8))
-    config = UpscaleConfig(model=model.name, scale=scale)
+    config = UpscaleConfig(model=model.name, scale=scale, precision=precision)
     sr = upscale_picture(model, lr, config)
     ref = Picture(pixels=hr[0].permute(1, 2, 0).numpy().astype(np.uint8))
     return compare(sr, ref, crop=scale)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -41,6 +41,8 @@ class LoadedModel:
     meta: CheckpointMeta | None
     name: str
     device: torch.device
+    # What inference calls, per precision (eager or frozen: sr_engine.inference.fast).
+    runnables: dict = field(default_factory=dict, compare=False, repr=False)
 
 
 def resolve_device(name: str | torch.device = "auto") -> torch.device:

@@ -182,6 +182,9 @@ SR_DEVICE = env_str("SR_DEVICE", "auto")
 if SR_DEVICE not in ("auto", "cpu", "cuda"):
     raise ImproperlyConfigured(f"SR_DEVICE={SR_DEVICE!r}: expected auto, cpu or cuda")
 SR_TILE = env_int("SR_TILE", 256, minimum=0)
+# The self-check (PSNR/SSIM without a reference) runs on the upload's central crop of this
+# edge, so it costs the same for any upload size (0: the whole image).
+SR_SELF_CHECK_CROP = env_int("SR_SELF_CHECK_CROP", 256, minimum=0)
 # Per-user limits (0: none): jobs queued or running and bytes stored (429 at submission),
 # jobs running at once (workers leave the rest queued).
 SR_USER_MAX_ACTIVE_JOBS = env_int("SR_USER_MAX_ACTIVE_JOBS", 100, minimum=0)

@@ -8,7 +8,7 @@ from typing import Literal
 from sr_engine.config import StrictConfig, check
 
 Device = Literal["auto", "cpu", "cuda"]
-Precision = Literal["fp32", "bf16", "fp16"]
+Precision = Literal["auto", "fp32", "bf16", "fp16"]
 
 # Output formats accepted by `format`; aliases are normalised by the image writer.
 OUTPUT_FORMATS: tuple[str, ...] = ("png", "jpeg", "jpg", "webp", "tiff", "tif", "bmp")
@@ -24,8 +24,9 @@ class UpscaleConfig(StrictConfig):
     `tile` is the LR tile edge in pixels (0 = the whole image in one forward pass);
     `overlap` is the LR margin each tile reads around its core (None = the arch's halo;
     a value below the halo is raised to it, so tiling never shows seams); `batch` is the
-    number of same-shaped tiles per forward; `format` is the output format (None = from
-    the destination's extension).
+    number of same-shaped tiles per forward; `precision` "auto" picks the fastest precision
+    that does not cost the model quality on this device (sr_engine.inference.auto);
+    `format` is the output format (None = from the destination's extension).
     """
 
     model: str = "bicubic"
@@ -34,7 +35,7 @@ class UpscaleConfig(StrictConfig):
     overlap: int | None = None
     batch: int = 4
     device: Device = "auto"
-    precision: Precision = "fp32"
+    precision: Precision = "auto"
     format: str | None = None
 
     def validate(self) -> None:

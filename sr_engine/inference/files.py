@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from sr_engine.data.io import IMAGE_SUFFIXES, load_image, save_image
 from sr_engine.errors import Cancelled, ConfigError
+from sr_engine.inference.auto import resolve_precision
 from sr_engine.inference.config import UpscaleConfig
 from sr_engine.inference.picture import upscale_picture_counted
 from sr_engine.progress import ProgressCallback, emit
@@ -55,6 +59,8 @@ def upscale_file(src: str | Path, dst: str | Path, config: UpscaleConfig, *,
     if model is None:  # first: a missing model fails before a long decode
         emit(progress, "loading", f"loading model {config.model}")
         model = _load(config)
+    config = dataclasses.replace(config, precision=resolve_precision(
+        config.precision, torch.device(model.device), model.name))
     emit(progress, "loading", f"decoding {src.name}")
     picture = load_image(src)
     result, tiles = upscale_picture_counted(model, picture, config, progress)

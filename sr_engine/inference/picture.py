@@ -11,14 +11,16 @@ import dataclasses
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from sr_engine.color import rgb_to_ycbcr, ycbcr_to_rgb
 from sr_engine.data.io import Picture
 from sr_engine.degrade.resize import imresize
 from sr_engine.errors import ConfigError
+from sr_engine.inference.auto import resolve_precision
 from sr_engine.inference.config import UpscaleConfig
-from sr_engine.inference.precision import forward, prepare_module
+from sr_engine.inference.fast import Runnable, runnable
+from sr_engine.inference.precision import forward
 from sr_engine.inference.tensor import model_device, size_rules
 from sr_engine.inference.tiling import Box, Tile, core_of, region_index, run_tiles
 from sr_engine.progress import ProgressCallback
@@ -50,13 +52,14 @@ def upscale_picture_counted(model: LoadedModel, picture: Picture, config: Upscal
     if channels not in (1, 3):
         raise ConfigError(f"expected 1 or 3 colour channels, got {channels}")
     device = model_device(model)
-    module = prepare_module(model.module, device)
+    precision = resolve_precision(config.precision, device, model.name)
+    module = runnable(model, precision)
     out = np.empty((height * s, width * s, channels), dtype=pixels.dtype)
     out_alpha = None if alpha is None else np.empty((height * s, width * s), dtype=alpha.dtype)
 
     def work(tiles: list[Tile]) -> None:
         x = _read_tiles(pixels, tiles, device)
-        y = _network_colour(module, x, model.spec.channels, s, device, config.precision)
+        y = _network_colour(module, x, model.spec.channels, s, device, precision)
         _write_tiles(out, y, tiles, s)
         if alpha is not None and out_alpha is not None:
             a = imresize(_read_tiles(alpha[..., None], tiles, device), s).clamp(0.0, 1.0)
@@ -71,7 +74,7 @@ def upscale_picture_counted(model: LoadedModel, picture: Picture, config: Upscal
     return upscaled, n_tiles
 
 
-def _network_colour(module: nn.Module, x: Tensor, model_channels: int, scale: int,
+def _network_colour(module: Runnable, x: Tensor, model_channels: int, scale: int,
                     device: torch.device, precision: str) -> Tensor:
     """(n, C, h, w) picture colours in [0, 1] -> (n, C, s*h, s*w) upscaled, for any C/model mix."""
     def net(t: Tensor) -> Tensor:

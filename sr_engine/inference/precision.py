@@ -5,18 +5,19 @@ from __future__ import annotations
 import contextlib
 import functools
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 from torch import Tensor, nn
 
 from sr_engine.errors import ConfigError, EngineError
 
-_AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 @functools.cache
-def _autocast_supported(device_type: str, dtype: torch.dtype) -> bool:
+def autocast_supported(device_type: str, dtype: torch.dtype) -> bool:
+    """Can this torch build autocast to `dtype` on `device_type`?"""
     # torch disables (with a warning) rather than refuses an autocast dtype it cannot do.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -31,10 +32,10 @@ def precision_context(device: torch.device, precision: str) -> Iterator[None]:
     if precision == "fp32":
         yield
         return
-    if precision not in _AUTOCAST_DTYPES:
+    if precision not in AUTOCAST_DTYPES:
         raise ConfigError(f"precision: {precision!r} is not one of fp32, bf16, fp16")
-    dtype = _AUTOCAST_DTYPES[precision]
-    if not _autocast_supported(device.type, dtype):
+    dtype = AUTOCAST_DTYPES[precision]
+    if not autocast_supported(device.type, dtype):
         hint = "; use bf16" if device.type == "cpu" else ""
         raise EngineError(f"this torch build cannot run {precision} on {device.type}{hint}")
     with torch.autocast(device.type, dtype=dtype):
@@ -52,8 +53,10 @@ def prepare_module(module: nn.Module, device: torch.device) -> nn.Module:
     return module
 
 
-def forward(module: nn.Module, x: Tensor, *, device: torch.device, precision: str) -> Tensor:
-    """Run `module` on x (N, C, h, w) float in [0, 1] (any device).
+def forward(module: Callable[[Tensor], Tensor], x: Tensor, *, device: torch.device,
+            precision: str) -> Tensor:
+    """Run `module` (a module, or sr_engine.inference.fast's frozen one) on x (N, C, h, w)
+    float in [0, 1] (any device).
 
     Returns (N, C, s*h, s*w) float32 in [0, 1] on `device`. Call under torch.inference_mode().
     """

@@ -6,7 +6,9 @@ import torch
 from torch import Tensor
 
 from sr_engine.errors import ConfigError
-from sr_engine.inference.precision import forward, prepare_module
+from sr_engine.inference.auto import resolve_precision
+from sr_engine.inference.fast import runnable
+from sr_engine.inference.precision import forward
 from sr_engine.inference.tiling import SizeRules, Tile, core_of, crop_region, run_tiles
 from sr_engine.progress import ProgressCallback
 from sr_engine.zoo import LoadedModel
@@ -37,7 +39,8 @@ def upscale_tensor(model: LoadedModel, lr: Tensor, *, tile: int = 256,
 
     lr: (N, C, h, w) float in [0, 1], C as the model expects (1 for Y models, 3 for RGB),
     any device. Returns (N, C, s*h, s*w) float32 in [0, 1] on CPU. `tile` is the LR core
-    edge (0 = whole image), `batch` the tiles per forward, `precision` one of fp32/bf16/fp16.
+    edge (0 = whole image), `batch` the tiles per forward, `precision` one of
+    auto/fp32/bf16/fp16.
     Emits "tiling" progress events; a `Cancelled` raised by `progress` propagates.
     """
     if lr.dim() != 4 or lr.shape[1] != model.spec.channels:
@@ -46,7 +49,8 @@ def upscale_tensor(model: LoadedModel, lr: Tensor, *, tile: int = 256,
     if batch < 1 or tile < 0:
         raise ConfigError(f"tile must be >= 0 and batch >= 1, got tile={tile}, batch={batch}")
     device, scale = model_device(model), model.scale
-    module = prepare_module(model.module, device)
+    precision = resolve_precision(precision, device, model.name)
+    module = runnable(model, precision)
     n, c, h, w = lr.shape
     out = torch.empty((n, c, h * scale, w * scale), dtype=torch.float32)
 

@@ -147,3 +147,12 @@ def test_self_check_matches_evaluate(folder: Path, bicubic: LoadedModel) -> None
     assert got["ssim_y"] == pytest.approx(per_image["ssim_y"], abs=1e-4)
     with pytest.raises(ImageError):
         self_check(bicubic, Picture(pixels[:12, :12]), scale=2)
+
+
+def test_a_cropped_self_check_measures_only_the_centre(bicubic: LoadedModel) -> None:
+    pixels = smooth(96, 80, 3, seed=2)
+    pixels[:, :20] = 0  # a flat border band that only the whole-image check sees
+    centre = Picture(pixels[24:72, 16:64])  # the central 48x48
+    got = self_check(bicubic, Picture(pixels), scale=2, crop=48)
+    assert got == self_check(bicubic, centre, scale=2)
+    assert got != self_check(bicubic, Picture(pixels), scale=2)

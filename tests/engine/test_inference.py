@@ -96,7 +96,7 @@ def test_reduced_precision_returns_clamped_float32(precision):
 
 
 def test_unsupported_autocast_is_an_engine_error(monkeypatch):
-    monkeypatch.setattr(precision_module, "_autocast_supported", lambda *args: False)
+    monkeypatch.setattr(precision_module, "autocast_supported", lambda *args: False)
     with pytest.raises(EngineError, match="cannot run fp16 on cpu; use bf16"):
         upscale_tensor(make_model(get_spec("espcn"), 2), torch.rand(1, 1, 8, 8),
                        precision="fp16")

@@ -60,7 +60,7 @@ def test_api_job_finishes_with_metrics_and_an_exact_size(worker, client, user, m
                       HTTP_AUTHORIZATION=f"Bearer {token}").json()
     assert body["status"] == "done", body
     assert body["output"]["width"] == 80 and body["output"]["height"] == 60
-    assert body["metrics"]["mode"] == "self-check"
+    assert body["metrics"]["mode"] == "self-check" and body["metrics"]["region"] == ""
     for side in ("model", "bicubic"):
         assert body["metrics"][side]["psnr_y"] > 0 and 0 < body["metrics"][side]["ssim_y"] <= 1
     output = client.get(body["output_url"], HTTP_AUTHORIZATION=f"Bearer {token}")
@@ -207,6 +207,18 @@ def test_a_killed_worker_process_retries_the_job_once_then_fails_it(worker, clie
     assert job.status == "failed" and "stopped before it finished (try 2 of 2)" in job.error
     # The worker itself carries on with the next job.
     assert wait_job(_post_job(client, token, make_image(20, 20), scale="2")).status == "done"
+
+
+def test_a_large_upload_is_self_checked_on_its_centre_and_the_page_says_so(
+        worker, client, user, make_image, wait_job):
+    token = _token("alice")  # the worker has the default SR_SELF_CHECK_CROP, 256
+    job_id = _post_job(client, token, make_image(300, 200), scale="2")
+    assert wait_job(job_id).status == "done"
+    metrics = Job.objects.get(id=job_id).result["metrics"]
+    assert metrics["region"] == "the central 256x256" and metrics["model"]["psnr_y"] > 0
+    client.force_login(user)
+    page = client.get(reverse("result", args=[job_id])).content.decode()
+    assert "Self-check: the central 256x256 pixels of the upload" in page
 
 
 def test_tiff_output_gets_a_browser_preview(worker, client, user, make_image, wait_job):

@@ -32,6 +32,8 @@ SCHEMAS = {
     "Metrics": {
         "type": "object",
         "properties": {"mode": {"type": "string", "enum": ["reference", "self-check"]},
+                       "region": {"type": "string", "description": "the part of the upload "
+                                  "a self-check measured ('' = all of it)"},
                        "model": {"type": "object"}, "bicubic": {"type": "object"}}},
     "Job": {
         "type": "object", "required": ["id", "status"],
@@ -41,6 +43,7 @@ SCHEMAS = {
             "model": {"type": ["string", "null"]}, "scale": {"type": ["integer", "null"]},
             "progress": {"$ref": "#/components/schemas/Progress"},
             "error": {"type": ["string", "null"]},
+            "attempts": {"type": "integer", "description": "times a worker took the job"},
             "metrics": {"oneOf": [{"$ref": "#/components/schemas/Metrics"}, {"type": "null"}]},
             "output": {"type": ["object", "null"],
                        "properties": {"width": {"type": "integer"},

@@ -58,7 +58,7 @@ def _floats(metrics: dict) -> dict[str, float | None]:
 
 
 def _metrics(result: Result, model: LoadedModel, bicubic: LoadedModel,
-             output: Path, baseline: Path) -> dict:
+             output: Path, baseline: Path, precision: str) -> dict:
     from sr_engine.data.io import load_image
     from sr_engine.evaluate import compare, self_check
 
@@ -69,10 +69,15 @@ def _metrics(result: Result, model: LoadedModel, bicubic: LoadedModel,
                 "model": _floats(compare(load_image(output), ref, crop=scale)),
                 "bicubic": _floats(compare(load_image(baseline), ref, crop=scale))}
     picture = load_image(Path(result.upload.original.path))
+    # A bounded centre crop: the check costs the same for any upload size (and the page says
+    # so); the job's output was already made from the whole image.
+    crop = settings.SR_SELF_CHECK_CROP or None
+    region = "" if crop is None or max(picture.size) <= crop else f"the central {crop}x{crop}"
     try:
-        return {"mode": "self-check",
-                "model": _floats(self_check(model, picture, scale=scale)),
-                "bicubic": _floats(self_check(bicubic, picture, scale=scale))}
+        return {"mode": "self-check", "region": region,
+                "model": _floats(self_check(model, picture, scale=scale, crop=crop,
+                                            precision=precision)),
+                "bicubic": _floats(self_check(bicubic, picture, scale=scale, crop=crop))}
     except ImageError as exc:  # e.g. too small to downscale: the output is still good
         return {"mode": "self-check", "model": {}, "bicubic": {}, "unavailable": str(exc)}
 
@@ -118,7 +123,7 @@ def _produce(result: Result, config: UpscaleConfig, folder: Path,
         preview = str((folder / "preview.png").relative_to(media))
 
     emit(progress, "validating", "computing PSNR/SSIM")
-    metrics = _metrics(result, model, bicubic, output, baseline)
+    metrics = _metrics(result, model, bicubic, output, baseline, done.precision)
     Result.objects.filter(job=result.job).update(
         output=str(output.relative_to(media)), bicubic=str(baseline.relative_to(media)),
         preview=preview)
@@ -128,4 +133,5 @@ def _produce(result: Result, config: UpscaleConfig, folder: Path,
                        "format": output.suffix[1:]},
             "input": {"width": done.input_size[0], "height": done.input_size[1]},
             "seconds": done.seconds, "device": done.device, "tiles": done.tiles,
+            "precision": done.precision,
             "metrics": metrics, "summary": summary}

@@ -1,0 +1,64 @@
+"""The frozen fast path (sr_engine.inference.fast): kept only where it matches eager at
+another input size and is faster; the decision is cached; SR_ENGINE_FREEZE=0 turns it off."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from sr_engine.inference import fast
+from sr_engine.inference.auto import cache_file
+from sr_engine.registry import get_spec
+from tests.engine.test_inference import make_model
+
+
+@pytest.fixture(autouse=True)
+def own_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("SR_ENGINE_CACHE", str(tmp_path))
+    monkeypatch.delenv("SR_ENGINE_FREEZE", raising=False)
+
+
+def _decisions() -> dict:
+    return {k.split("|")[2]: v for k, v in json.loads(cache_file().read_text()).items()
+            if k.startswith("freeze|")}
+
+
+def test_a_traceable_model_is_frozen_when_faster_and_the_choice_is_kept(monkeypatch):
+    timings = iter([1.0, 2.0])  # frozen first, then eager: frozen is twice as fast
+    monkeypatch.setattr(fast, "_seconds", lambda run, model: next(timings))
+    model = make_model(get_spec("espcn"), 2)
+    run = fast.runnable(model, "fp32")
+    assert isinstance(run, torch.jit.ScriptModule) and fast.runnable(model, "fp32") is run
+    assert _decisions() == {"espcn": "frozen"}
+    x = torch.rand(1, 1, 21, 17)
+    with torch.inference_mode():
+        assert torch.allclose(run(x), model.module(x), atol=1e-5)
+    again = make_model(get_spec("espcn"), 2)  # another process: no timing this time
+    monkeypatch.setattr(fast, "_seconds", lambda run, model: pytest.fail("timed again"))
+    assert isinstance(fast.runnable(again, "fp32"), torch.jit.ScriptModule)
+
+
+def test_slower_frozen_graphs_are_not_kept(monkeypatch):
+    timings = iter([2.0, 1.0])
+    monkeypatch.setattr(fast, "_seconds", lambda run, model: next(timings))
+    model = make_model(get_spec("fsrcnn"), 2)
+    assert fast.runnable(model, "fp32") is model.module
+    assert _decisions() == {"fsrcnn": "eager"}
+
+
+@pytest.mark.parametrize("arch", ["vdsr", "srcnn"])
+def test_models_whose_trace_bakes_in_sizes_run_eager(arch):
+    """Their bicubic pre-upsampling computes sizes in Python: a trace is wrong elsewhere."""
+    model = make_model(get_spec(arch), 2)
+    assert fast.runnable(model, "fp32") is model.module
+    assert _decisions() == {arch: "eager"}
+
+
+def test_reduced_precision_and_the_switch_stay_eager(monkeypatch):
+    model = make_model(get_spec("espcn"), 2)
+    assert fast.runnable(model, "bf16") is model.module
+    monkeypatch.setenv("SR_ENGINE_FREEZE", "0")
+    assert fast.runnable(make_model(get_spec("espcn"), 2), "fp32").__class__ is not \
+        torch.jit.ScriptModule
