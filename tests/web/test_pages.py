@@ -128,3 +128,20 @@ def test_deleting_a_gallery_ends_its_links_and_keeps_the_results(client, user, d
     assert response["Location"] == reverse("gallery_list")
     assert client.get(reverse("shared", args=[token])).status_code == 404
     assert client.get(reverse("result", args=[done_result.job_id])).status_code == 200
+
+
+def test_a_failed_job_has_a_retry_button_that_queues_it_again(client, user, done_result,
+                                                               django_capture_on_commit_callbacks):
+    job = done_result.job
+    job.status, job.error = JobStatus.FAILED, "boom"
+    job.save()
+    client.force_login(user)
+    page = client.get(reverse("job", args=[job.id])).content.decode()
+    assert 'data-field="retry"' in page and reverse("job_retry", args=[job.id]) in page
+    with django_capture_on_commit_callbacks() as published:
+        response = client.post(reverse("job_retry", args=[job.id]))
+    assert response.status_code == 302 and len(published) == 1
+    job.refresh_from_db()
+    assert (job.status, job.error) == (JobStatus.QUEUED, "")
+    again = client.post(reverse("job_retry", args=[job.id]), follow=True)
+    assert "only a failed or cancelled job can be retried" in again.content.decode()
