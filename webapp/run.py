@@ -21,7 +21,7 @@ from django.core.management import call_command
 from webapp.env import env_int, env_path
 from webapp.processes import reconciler_command, web_command, worker_command
 from webapp.redis_server import PrivateRedis
-from webapp.supervisor import Child, Supervisor, spawn
+from webapp.supervisor import Supervisor, spawn
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,6 +37,17 @@ def _wait_for_port(port: int, supervisor: Supervisor, timeout: float = 90) -> No
                 return
         time.sleep(0.2)
     raise RuntimeError(f"nothing listens on {HOST}:{port} after {timeout:.0f}s")
+
+
+def _check_port_free(port: int) -> None:
+    # Otherwise the port check below would find the other program and report us running.
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            raise RuntimeError(f"{HOST}:{port} is already in use: stop what listens there, "
+                               "or set PORT") from None
 
 
 def _login_hint() -> str:
@@ -72,6 +83,7 @@ def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
     # One person on 127.0.0.1 tries the studio: let them sign up (production defaults closed).
     os.environ.setdefault("SR_SIGNUP", "open")
+    _check_port_free(port)
     signal.signal(signal.SIGTERM, _raise_stop)
     signal.signal(signal.SIGINT, _raise_stop)
     supervisor = Supervisor()
@@ -81,8 +93,7 @@ def main() -> int:
             data_dir = env_path("SR_DATA_DIR", ROOT / "var")
             redis = PrivateRedis(data_dir=data_dir / "redis").start()
             os.environ["REDIS_URL"] = redis.url
-            supervisor.children.append(Child("private Redis", redis.launch, redis.proc,
-                                             time.monotonic()))
+            supervisor.add("private Redis", redis.launch, running=redis.proc)
             print(f"Private Redis on {redis.socket} (kept in {data_dir / 'redis'})", flush=True)
         django.setup()
         call_command("migrate", interactive=False, verbosity=0)

@@ -54,10 +54,15 @@ class Supervisor:
     def __init__(self) -> None:
         self.children: list[Child] = []
 
-    def add(self, name: str, start: Callable[[], subprocess.Popen]) -> Child:
+    def add(self, name: str, start: Callable[[], subprocess.Popen],
+            running: subprocess.Popen | None = None) -> Child:
+        """Keep `start()`'s process running (`running`: one already started by the caller)."""
         child = Child(name, start)
         self.children.append(child)
-        self._launch(child)
+        if running is None:
+            self._launch(child)
+        else:
+            child.proc, child.started_at = running, time.monotonic()
         return child
 
     def _launch(self, child: Child) -> None:

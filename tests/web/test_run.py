@@ -7,6 +7,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -59,3 +60,17 @@ def test_make_run_serves_and_stops_cleanly(tmp_path):
     time.sleep(0.5)
     alive = [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
     assert not alive, [(c.pid, c.name()) for c in alive]
+
+
+def test_make_run_refuses_a_port_in_use_with_one_line(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
+        env.update(SR_DATA_DIR=str(tmp_path / "data"), PORT=str(port))
+        proc = subprocess.run([sys.executable, "-m", "webapp.run"], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (f"sr-studio: error: 127.0.0.1:{port} is already in use: "
+                                   "stop what listens there, or set PORT")
