@@ -207,13 +207,18 @@ def _orient(arr: np.ndarray, orientation: int) -> np.ndarray:
 
 # -- saving -------------------------------------------------------------------------------
 
+# PNG zlib level: Pillow's default 6 took 4.3 s on a 12 MP upscaled photo, level 3 1.7 s for a
+# file 10% larger, level 1 1.2 s and 18% larger (AVX2 EPYC): 3 is the better trade for outputs.
+PNG_LEVEL = 3
+
 def save_image(path: str | Path, picture: Picture, *, format: str | None = None,
-               quality: int = 95) -> Path:
+               quality: int = 95, png_level: int = PNG_LEVEL) -> Path:
     """Write `picture` atomically (temp file in the same folder, then os.replace).
 
     The format comes from `format` or the extension (PNG, JPEG, WEBP, TIFF, BMP). 16 bits
     are kept for PNG/TIFF and rounded to 8 elsewhere; alpha is kept where the format has it
-    (dropped for JPEG/BMP); the ICC profile is embedded where supported. Returns the path.
+    (dropped for JPEG/BMP); the ICC profile is embedded where supported. `png_level` is the
+    PNG zlib level (0-9). Returns the path.
     """
     path = Path(path)
     fmt = _format_of(path, format)
@@ -224,7 +229,7 @@ def save_image(path: str | Path, picture: Picture, *, format: str | None = None,
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        _write(tmp, picture, fmt, quality)
+        _write(tmp, picture, fmt, quality, png_level)
         os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; outputs are meant to be shared
         os.replace(tmp, path)
     except BaseException as exc:
@@ -243,7 +248,7 @@ def _format_of(path: Path, format: str | None) -> str:
     return _FORMATS[key]
 
 
-def _write(tmp: Path, picture: Picture, fmt: str, quality: int) -> None:
+def _write(tmp: Path, picture: Picture, fmt: str, quality: int, png_level: int) -> None:
     pixels, alpha = picture.pixels, picture.alpha if fmt in _ALPHA_FORMATS else None
     if pixels.ndim != 3 or pixels.shape[2] not in (1, 3):
         raise ImageError(f"cannot save pixels of shape {pixels.shape}; expected (H, W, 1 or 3)")
@@ -251,7 +256,7 @@ def _write(tmp: Path, picture: Picture, fmt: str, quality: int) -> None:
     if pixels.dtype == np.uint16 and fmt in _SIXTEEN_BIT_FORMATS:
         samples = pixels if alpha is None else np.dstack([pixels, _as_dtype(alpha, np.uint16)])
         if fmt == "PNG":
-            _write_png16(tmp, samples, icc)
+            _write_png16(tmp, samples, icc, png_level)
         else:
             tifffile.imwrite(tmp, samples, photometric="rgb" if pixels.shape[2] == 3
                              else "minisblack", extrasamples=("unassalpha",) if alpha is not None
@@ -267,6 +272,8 @@ def _write(tmp: Path, picture: Picture, fmt: str, quality: int) -> None:
         options["quality"] = quality
     if fmt == "TIFF":
         options["compression"] = "tiff_adobe_deflate"
+    if fmt == "PNG":
+        options["compress_level"] = png_level
     image.save(tmp, format=fmt, **options)
 
 
@@ -279,8 +286,8 @@ def _as_dtype(arr: np.ndarray, dtype: type) -> np.ndarray:
     return ((arr.astype(np.uint32) + 128) // 257).astype(np.uint8)
 
 
-def _write_png16(path: Path, samples: np.ndarray, icc: bytes | None) -> None:
-    """16-bit PNG (gray, gray+alpha, RGB, RGBA) with filter 0 rows and zlib level 6."""
+def _write_png16(path: Path, samples: np.ndarray, icc: bytes | None, level: int) -> None:
+    """16-bit PNG (gray, gray+alpha, RGB, RGBA) with filter 0 rows and zlib `level`."""
     height, width, channels = samples.shape
     colour_type = {1: 0, 2: 4, 3: 2, 4: 6}[channels]
     rows = np.zeros((height, 1 + width * channels * 2), dtype=np.uint8)
@@ -294,7 +301,7 @@ def _write_png16(path: Path, samples: np.ndarray, icc: bytes | None) -> None:
              chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 16, colour_type, 0, 0, 0))]
     if icc:
         parts.append(chunk(b"iCCP", b"ICC profile\x00\x00" + zlib.compress(icc)))
-    parts += [chunk(b"IDAT", zlib.compress(rows.tobytes(), 6)), chunk(b"IEND", b"")]
+    parts += [chunk(b"IDAT", zlib.compress(rows.tobytes(), level)), chunk(b"IEND", b"")]
     path.write_bytes(b"".join(parts))
 
 

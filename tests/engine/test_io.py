@@ -152,3 +152,14 @@ def test_tensor_helpers(dtype: type) -> None:
     assert tensor_to_pixels(half, dtype).ravel().tolist() == [1, 2, 2]
     assert tensor_to_pixels(torch.tensor([-1.0, 2.0]).view(2, 1, 1), dtype).ravel().tolist() \
         == [0, top]
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_png_level_trades_size_for_speed_and_keeps_the_pixels(tmp_path, dtype):
+    top = np.iinfo(dtype).max
+    pixels = (np.linspace(0, top, 64 * 48 * 3) % (top // 7)).astype(dtype).reshape(48, 64, 3)
+    stored = save_image(tmp_path / "store.png", Picture(pixels), png_level=0)
+    packed = save_image(tmp_path / "pack.png", Picture(pixels), png_level=9)
+    assert stored.stat().st_size > packed.stat().st_size  # the level reached zlib
+    for path in (stored, packed):
+        assert np.array_equal(load_image(path).pixels, pixels)
