@@ -3,6 +3,8 @@ inspect.
 
 Thin: parse arguments, build the engine's config objects, call engine functions, print.
 Every error the engine raises on purpose ends the command with one line and exit status 2.
+Subcommands import the engine (and with it torch, ~1.5 s) inside their functions, so `--help`
+and argument errors answer at once.
 """
 
 from __future__ import annotations
