@@ -101,6 +101,7 @@ async def test_session_socket_from_a_foreign_origin_is_refused(user):
     comm, connected, _ = await _connect(f"/ws/jobs/{job.id}/",
                                         headers + [(b"origin", b"http://evil.example")])
     assert not connected  # refused at the handshake (HTTP 403), as documented
+    await comm.wait()  # end the refused app here, not in the event loop's teardown
 
 
 async def test_api_token_in_the_query_string(user, other_user):
