@@ -86,9 +86,10 @@ def write_precision_file(path: Path, rows: Sequence[PrecisionRow]) -> dict:
         table = json.loads(path.read_text())
     except (OSError, ValueError):
         table = {}
+    worst: dict[tuple[str, str], float] = {}
     for r in rows:
-        entry = table.setdefault(r.model, {})
-        measured = [x.drop for x in rows if (x.model, x.precision) == (r.model, r.precision)]
-        entry[r.precision] = round(max(measured), 5)
+        worst[r.model, r.precision] = max(worst.get((r.model, r.precision), 0.0), r.drop)
+    for (model, precision), drop in worst.items():
+        table.setdefault(model, {})[precision] = round(drop, 5)
     atomic_write_text(path, json.dumps(table, indent=1, sort_keys=True) + "\n")
     return table

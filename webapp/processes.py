@@ -13,8 +13,8 @@ def web_command(host: str, port: int) -> list[str]:
             "--port", str(port), "--lifespan", "off", "--timeout-graceful-shutdown", "5"]
 
 
-def worker_command(*, queues: str = "gpu,default", name: str | None = None) -> list[str]:
-    command = [sys.executable, "-m", "celery", "-A", "webapp", "worker", "-Q", queues,
+def worker_command(*, name: str | None = None) -> list[str]:
+    command = [sys.executable, "-m", "celery", "-A", "webapp", "worker", "-Q", "gpu,default",
                "--concurrency", "1", "--loglevel", "INFO"]
     return command + (["-n", name] if name else [])
 

@@ -13,6 +13,7 @@ from PIL import Image
 from sr_engine.errors import ConfigError
 from sr_engine.inference import auto, upscale_file
 from sr_engine.inference.config import UpscaleConfig
+from sr_engine.precision_quality import PrecisionRow, write_precision_file
 
 CPU = torch.device("cpu")
 
@@ -96,3 +97,13 @@ def test_upscale_file_reports_the_precision_auto_chose(tmp_path, monkeypatch):
     monkeypatch.setenv("SR_ENGINE_PRECISION", "")  # unpinned: measured, then gated
     _quality(tmp_path, {"espcn_x2": {"bf16": 0.5}})
     assert upscale_file(src, tmp_path / "b.png", config).precision == "fp32"
+
+
+def test_the_benchmark_merges_each_models_worst_drop_into_precision_json(tmp_path):
+    path = tmp_path / auto.QUALITY_FILE
+    path.write_text(json.dumps({"edsr_x4": {"fp16": 0.001}, "vdsr_x2": {"bf16": 0.002}}))
+    rows = [PrecisionRow("edsr_x4", 4, "Set5", "bf16", 31.80, 31.797),
+            PrecisionRow("edsr_x4", 4, "Set14", "bf16", 28.20, 28.205)]  # a gain is no loss
+    table = write_precision_file(path, rows)
+    assert table == json.loads(path.read_text()) == {
+        "edsr_x4": {"bf16": 0.003, "fp16": 0.001}, "vdsr_x2": {"bf16": 0.002}}
