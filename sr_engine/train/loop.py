@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from sr_engine.data.prefetch import Prefetcher
 from sr_engine.errors import Cancelled, TrainingStopped
 from sr_engine.losses import discriminator_loss, generator_adversarial_loss, mean_parts
 from sr_engine.progress import ProgressCallback, Reporter, emit
@@ -39,6 +40,10 @@ class TrainResult:
 
 ValidateHook = Callable[[nn.Module, int], None]
 
+# Batches built ahead of the step: one hides the build time behind the step; a second
+# absorbs the jitter of rescaled crops (their cost varies from batch to batch).
+PREFETCH_DEPTH = 2
+
 # Seconds without a progress event after which a step sends one anyway (slow models log
 # every few minutes on a CPU).
 HEARTBEAT_S = 2.0
@@ -48,7 +53,8 @@ def train(config: TrainConfig, *, progress: ProgressCallback | None = None,
           resume: Path | None = None, on_validate: ValidateHook | None = None) -> TrainResult:
     """Train `config` (optionally continuing the state file or run folder `resume`).
 
-    Events: "loading", "training" every `log_every` steps (loss, lr, it/s) and, without
+    Events: "loading", "training" every `log_every` steps (loss, lr, it/s, and wait: the
+    fraction of the time spent waiting for data) and, without
     metrics, after any step that ends `HEARTBEAT_S` after the last event, "validating"
     (psnr, ssim), "saving", "done". When the callback raises `Cancelled`, a resumable
     state is saved at the last finished step and `TrainingStopped` (a `Cancelled` that says
@@ -70,27 +76,32 @@ def train(config: TrainConfig, *, progress: ProgressCallback | None = None,
     log, meter = RunLog(s.out_dir), _Meter(s.step)
     reporter = Reporter(progress, "training", total=steps, start=s.step)
     try:
-        while s.step < steps:
-            lr, hr = s.sampler.batch(config.data.batch_size)
-            meter.add(train_step(s, lr.to(s.device), hr.to(s.device)))
-            s.step += 1
-            if _due(s.step, run.log_every, steps):
-                metrics = {**meter.flush(s.step), "lr": lr_at(s.step - 1, config.optim, steps)}
-                log.write("train", s.step, metrics)
-                reporter.advance(s.step - reporter.current, f"step {s.step}/{steps}", metrics)
-            elif time.monotonic() - reporter.sent >= HEARTBEAT_S:
-                # No metrics: the step count moves and a stop request (Ctrl-C, the web's
-                # cancel) is seen within a step, not only at the next log line.
-                reporter.advance(s.step - reporter.current, f"step {s.step}/{steps}")
-            if s.validator and _due(s.step, run.val_every, steps):
-                validate(s, log, progress)
-                if on_validate is not None:
-                    on_validate(s.eval_module, s.step)
-            if _due(s.step, run.ckpt_every, steps):
-                emit(progress, "saving", f"checkpoint at step {s.step}",
-                     current=s.step, total=steps)
-                save_step(s)
-                save_training_state(s)
+        with prefetcher(s) as batches:  # the next batches are built while this one trains
+            while s.step < steps:
+                batch = batches.next()
+                s.data_state = batch.data_state  # where a resume restarts the data stream
+                meter.add(train_step(s, batch.lr.to(s.device, non_blocking=True),
+                                     batch.hr.to(s.device, non_blocking=True)))
+                s.step += 1
+                if _due(s.step, run.log_every, steps):
+                    metrics = {**meter.flush(s.step, batches.waited),
+                               "lr": lr_at(s.step - 1, config.optim, steps)}
+                    log.write("train", s.step, metrics)
+                    reporter.advance(s.step - reporter.current, f"step {s.step}/{steps}",
+                                     metrics)
+                elif time.monotonic() - reporter.sent >= HEARTBEAT_S:
+                    # No metrics: the step count moves and a stop request (Ctrl-C, the web's
+                    # cancel) is seen within a step, not only at the next log line.
+                    reporter.advance(s.step - reporter.current, f"step {s.step}/{steps}")
+                if s.validator and _due(s.step, run.val_every, steps):
+                    validate(s, log, progress)
+                    if on_validate is not None:
+                        on_validate(s.eval_module, s.step)
+                if _due(s.step, run.ckpt_every, steps):
+                    emit(progress, "saving", f"checkpoint at step {s.step}",
+                         current=s.step, total=steps)
+                    save_step(s)
+                    save_training_state(s)
     except Cancelled as exc:
         save_training_state(s)  # no event: the callback has asked us to stop
         raise TrainingStopped(s.out_dir, s.step, time.monotonic() - t0) from exc
@@ -108,20 +119,31 @@ def _due(step: int, every: int, steps: int) -> bool:
     return step % every == 0 or step == steps
 
 
+def prefetcher(s: Session) -> Prefetcher:
+    """The session's batches, built `PREFETCH_DEPTH` ahead in a thread, in the layout and
+    memory the step wants (channels_last on CPU, pinned for an async copy to a GPU)."""
+    return Prefetcher(s.sampler, s.config.data.batch_size, depth=PREFETCH_DEPTH,
+                      channels_last=s.device.type == "cpu", pin=s.device.type == "cuda")
+
+
 class _Meter:
-    """Loss parts of the steps since the last log line, and their rate."""
+    """Loss parts of the steps since the last log line, their rate, and the fraction of the
+    time spent waiting for a batch ("wait": 0 when the data pipeline keeps up)."""
 
     def __init__(self, step: int) -> None:
         self.history: list[dict[str, Tensor]] = []
-        self.tick, self.tick_step = time.monotonic(), step
+        self.tick, self.tick_step, self.tick_waited = time.monotonic(), step, 0.0
 
     def add(self, parts: dict[str, Tensor]) -> None:
         self.history.append(parts)  # tensors: no device sync until the log line
 
-    def flush(self, step: int) -> dict[str, float]:
-        rate = (step - self.tick_step) / max(time.monotonic() - self.tick, 1e-9)
-        metrics = {**mean_parts(self.history), "it/s": rate}
+    def flush(self, step: int, waited: float) -> dict[str, float]:
+        """`waited`: the prefetcher's running total of seconds spent waiting for data."""
+        elapsed = max(time.monotonic() - self.tick, 1e-9)
+        metrics = {**mean_parts(self.history), "it/s": (step - self.tick_step) / elapsed,
+                   "wait": min((waited - self.tick_waited) / elapsed, 1.0)}
         self.history, self.tick, self.tick_step = [], time.monotonic(), step
+        self.tick_waited = waited
         return metrics
 
 

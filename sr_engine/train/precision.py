@@ -21,7 +21,7 @@ Probe = Callable[[str], float]
 MARGIN = 0.9
 
 
-def probe_seconds(precision: str, repeats: int = 5) -> float:
+def probe_seconds(precision: str, repeats: int = 3) -> float:
     """Median CPU seconds of one forward+backward of a 64->64 3x3 conv (the zoo's workhorse),
     channels_last as training runs it."""
     conv = nn.Conv2d(64, 64, 3, padding=1).to(memory_format=torch.channels_last)
@@ -36,12 +36,21 @@ def probe_seconds(precision: str, repeats: int = 5) -> float:
     return statistics.median(times)
 
 
-def auto_precision(device: torch.device, probe: Probe = probe_seconds) -> tuple[str, str]:
-    """("bf16" | "fp32", a one-line reason) for training on `device`."""
+def auto_precision(device: torch.device, probe: Probe = probe_seconds,
+                   rounds: int = 3) -> tuple[str, str]:
+    """("bf16" | "fp32", a one-line reason) for training on `device`.
+
+    The two precisions are timed in alternation and compared by their medians: on a machine
+    busy with other work, timing one after the other let a change of load pick the winner.
+    """
     if device.type == "cuda":
         choice = "bf16" if torch.cuda.is_bf16_supported() else "fp32"
         return choice, f"precision auto: {choice} on CUDA"
-    fp32, bf16 = probe("fp32"), probe("bf16")
+    times: dict[str, list[float]] = {"fp32": [], "bf16": []}
+    for _ in range(rounds):
+        for precision, seconds in times.items():
+            seconds.append(probe(precision))
+    fp32, bf16 = statistics.median(times["fp32"]), statistics.median(times["bf16"])
     choice = "bf16" if bf16 < MARGIN * fp32 else "fp32"
     return choice, (f"precision auto: {choice} (a conv step took {fp32 * 1e3:.1f} ms in fp32, "
                     f"{bf16 * 1e3:.1f} ms in bf16)")

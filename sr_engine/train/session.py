@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from sr_engine.checkpoint import load_checkpoint
 from sr_engine.data.datasets import PatchSampler
@@ -53,6 +53,9 @@ class Session:
     best_step: int | None = None
     last_metrics: dict[str, float] = field(default_factory=dict)
     kept: list[str] = field(default_factory=list)  # step checkpoints on disk, oldest first
+    # The data generator's state after the last batch trained on; batches are built ahead
+    # (data/prefetch.py), so the generator itself is further on. None: nothing prefetched.
+    data_state: Tensor | None = None
 
     @property
     def eval_module(self) -> nn.Module:
@@ -72,7 +75,8 @@ class Session:
             "ema": self.ema.shadow.state_dict() if self.ema else None,
             "disc": self.disc.state_dict() if self.disc else None,
             "disc_optimizer": self.disc_optimizer.state_dict() if self.disc_optimizer else None,
-            "rng": rng_state(self.sampler.generator), "best_metrics": self.best_metrics,
+            "rng": rng_state(self.sampler.generator.get_state() if self.data_state is None
+                             else self.data_state), "best_metrics": self.best_metrics,
             "best_step": self.best_step, "last_metrics": self.last_metrics, "kept": self.kept,
         }
 
@@ -93,6 +97,7 @@ class Session:
             self.disc.load_state_dict(state["disc"])
             _load_optimizer(self.disc_optimizer, state["disc_optimizer"])
         restore_rng(state["rng"], self.sampler.generator)
+        self.data_state = None  # the generator is at the restored state
         self.step, self.kept = state["step"], list(state["kept"])
         self.best_metrics, self.best_step = state["best_metrics"], state["best_step"]
         self.last_metrics = state["last_metrics"]

@@ -85,9 +85,10 @@ def load_state(path: Path) -> dict[str, Any]:
     return _unpack(meta["state"], tensors)
 
 
-def rng_state(data_generator: torch.Generator) -> dict[str, Any]:
-    """Every random stream a step draws from: torch's global CPU/CUDA ones and the data's."""
-    state: dict[str, Any] = {"torch": torch.get_rng_state(), "data": data_generator.get_state()}
+def rng_state(data_state: Tensor) -> dict[str, Any]:
+    """Every random stream a step draws from: torch's global CPU/CUDA ones and the data's
+    (`data_state`: its generator's state after the last batch trained on)."""
+    state: dict[str, Any] = {"torch": torch.get_rng_state(), "data": data_state}
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
