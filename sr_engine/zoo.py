@@ -24,6 +24,9 @@ SHIPPED_WEIGHTS = Path(__file__).resolve().parent / "weights"
 CHECKPOINT_SUFFIXES = (".safetensors", *TORCH_SUFFIXES)
 # A checkpoint id as docs/RESULTS.md and the weight files name it: `edsr_x2` = edsr at x2.
 _CHECKPOINT_ID = re.compile(r"(?P<arch>\w+?)_x(?P<scale>\d+)")
+# Headers of listed checkpoints, re-read only when a file's stamp (mtime, size, inode)
+# changes: the web lists them on every submission, and parsing 16 headers took ~15 ms.
+_META_CACHE: dict[Path, tuple[tuple[int, int, int], CheckpointMeta]] = {}
 
 
 @dataclass
@@ -79,10 +82,19 @@ def available_checkpoints() -> list[tuple[Path, CheckpointMeta]]:
             continue
         for path in sorted(folder.glob("*.safetensors")):
             try:
-                found.append((path, read_meta(path)))
-            except CheckpointError:
+                found.append((path, _listed_meta(path)))
+            except (CheckpointError, FileNotFoundError):
                 continue  # a stray or half-copied file must not break the listing
     return found
+
+
+def _listed_meta(path: Path) -> CheckpointMeta:
+    stat = path.stat()
+    stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+    cached = _META_CACHE.get(path)
+    if cached is None or cached[0] != stamp:
+        cached = _META_CACHE[path] = (stamp, read_meta(path))
+    return cached[1]
 
 
 def load_model(name_or_path: str | Path, *, scale: int | None = None,

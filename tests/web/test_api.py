@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
 
+from webapp.api.models import ApiToken
 from webapp.api.tokens import token_create
 from webapp.images.models import Result, Upload
 from webapp.jobs.models import Job, JobStatus
@@ -29,6 +31,19 @@ def test_create_api_token_prints_a_working_token(client, user):
     assert response.status_code == 200
     with pytest.raises(CommandError, match="no user named"):
         call_command("create_api_token", "nobody")
+
+
+def test_a_tokens_last_use_is_written_at_most_once_a_minute(client, user):
+    token = token_create(user=user)
+    assert client.get(reverse("api_models"), **_auth(token)).status_code == 200
+    row = ApiToken.objects.get(user=user)
+    first = row.last_used_at
+    assert first is not None
+    assert client.get(reverse("api_models"), **_auth(token)).status_code == 200
+    assert ApiToken.objects.get(id=row.id).last_used_at == first
+    ApiToken.objects.filter(id=row.id).update(last_used_at=first - timedelta(minutes=2))
+    assert client.get(reverse("api_models"), **_auth(token)).status_code == 200
+    assert ApiToken.objects.get(id=row.id).last_used_at > first
 
 
 def test_revoke_api_token_by_prefix_or_all(client, user):

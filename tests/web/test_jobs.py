@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from datetime import timedelta
 
 import pytest
@@ -96,20 +97,37 @@ def test_progress_raises_cancelled_once_requested(user):
         progress(ProgressEvent(stage="tiling", current=2, total=3))
 
 
-def test_progress_is_throttled_but_keeps_stage_changes_and_skips_engine_done(user, monkeypatch):
+def test_progress_is_throttled_across_stages_and_skips_engine_done(user, monkeypatch):
     job = _job(user, status=JobStatus.RUNNING)
     stored: list[dict] = []
     monkeypatch.setattr(JobProgress, "store", lambda self, event: stored.append(event.to_dict()))
-    progress = JobProgress(job.id, interval=60)
-    progress(ProgressEvent(stage="loading"))
-    for i in range(1, 5):
-        progress(ProgressEvent(stage="tiling", current=i, total=5))
+    with JobProgress(job.id, interval=60) as progress:
+        progress(ProgressEvent(stage="loading"))
+        for i in range(1, 6):
+            progress(ProgressEvent(stage="tiling", current=i, total=5))
+        progress.labelled("bicubic")(ProgressEvent(stage="saving", message="out.png"))
+        progress(ProgressEvent(stage="done"))
+    # The first event at once; the rest waited for the interval and the job's end dropped them.
+    assert [(e["stage"], e["current"]) for e in stored] == [("loading", 0)]
+
+
+def test_a_deferred_event_is_stored_when_its_interval_is_up_and_never_after_close(
+        user, monkeypatch):
+    job = _job(user, status=JobStatus.RUNNING)
+    stored: list[dict] = []
+    monkeypatch.setattr(JobProgress, "store", lambda self, event: stored.append(event.to_dict()))
+    progress = JobProgress(job.id, interval=0.05, just_stored=True)
     progress(ProgressEvent(stage="tiling", current=5, total=5))
     progress.labelled("bicubic")(ProgressEvent(stage="saving", message="out.png"))
-    progress(ProgressEvent(stage="done"))
-    assert [(e["stage"], e["current"]) for e in stored] == [
-        ("loading", 0), ("tiling", 1), ("tiling", 5), ("saving", 0)]
-    assert stored[-1]["message"] == "bicubic: out.png"
+    deadline = time.monotonic() + 10
+    while not stored and time.monotonic() < deadline:
+        time.sleep(0.01)
+    progress.close()
+    # Only the latest waiting event: a silent step after it shows its own stage.
+    assert [(e["stage"], e["message"]) for e in stored] == [("saving", "bicubic: out.png")]
+    progress(ProgressEvent(stage="validating"))
+    progress.store_now(ProgressEvent(stage="validating"))
+    assert len(stored) == 1
 
 
 def test_progress_snapshot_is_stored_on_the_row(user):

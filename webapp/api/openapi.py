@@ -50,6 +50,12 @@ SCHEMAS = {
                                       "height": {"type": "integer"},
                                       "format": {"type": "string"}}},
             "output_url": {"type": ["string", "null"], "format": "uri"},
+            "timings": {"type": ["object", "null"], "description":
+                        "seconds per part of a done upscale: load (model from the worker's "
+                        "cache), model, baseline (bicubic), preview, check (PSNR/SSIM), "
+                        "progress (storing and sending progress events) and engine (the parts "
+                        "less progress)",
+                        "additionalProperties": {"type": "number"}},
             "websocket": {"type": "string",
                           "description": "path of the progress websocket; add ?token=<token>"},
             "created_at": {"type": "string", "format": "date-time"},

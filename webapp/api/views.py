@@ -35,6 +35,7 @@ def job_representation(request: HttpRequest, job: Job) -> dict:
         "progress": job.progress, "error": job.error or None, "attempts": job.attempts,
         "metrics": job.result.get("metrics") if done else None,
         "output": job.result.get("output") if done else None,
+        "timings": job.result.get("timings") if done else None,
         "output_url": (request.build_absolute_uri(reverse("api_job_output", args=[job.id]))
                        if done and result else None),
         "websocket": f"/ws/jobs/{job.id}/",

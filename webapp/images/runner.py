@@ -4,6 +4,9 @@ PSNR/SSIM (against the reference, else the engine's self-check) for one Result."
 from __future__ import annotations
 
 import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -63,21 +66,24 @@ def _metrics(result: Result, model: LoadedModel, bicubic: LoadedModel,
     from sr_engine.evaluate import compare, self_check
 
     scale = result.scale
+    # A bicubic job is its own baseline: its figures are measured once and shown twice.
+    same = model is bicubic
     if result.upload.reference:
         ref = load_image(Path(result.upload.reference.path))
-        return {"mode": "reference",
-                "model": _floats(compare(load_image(output), ref, crop=scale)),
-                "bicubic": _floats(compare(load_image(baseline), ref, crop=scale))}
+        ours = _floats(compare(load_image(output), ref, crop=scale))
+        return {"mode": "reference", "model": ours,
+                "bicubic": ours if same else _floats(compare(load_image(baseline), ref,
+                                                             crop=scale))}
     picture = load_image(Path(result.upload.original.path))
     # A bounded centre crop: the check costs the same for any upload size (and the page says
     # so); the job's output was already made from the whole image.
     crop = settings.SR_SELF_CHECK_CROP or None
     region = "" if crop is None or max(picture.size) <= crop else f"the central {crop}x{crop}"
     try:
-        return {"mode": "self-check", "region": region,
-                "model": _floats(self_check(model, picture, scale=scale, crop=crop,
-                                            precision=precision)),
-                "bicubic": _floats(self_check(bicubic, picture, scale=scale, crop=crop))}
+        ours = _floats(self_check(model, picture, scale=scale, crop=crop, precision=precision))
+        return {"mode": "self-check", "region": region, "model": ours,
+                "bicubic": ours if same else _floats(self_check(bicubic, picture, scale=scale,
+                                                                crop=crop))}
     except ImageError as exc:  # e.g. too small to downscale: the output is still good
         return {"mode": "self-check", "model": {}, "bicubic": {}, "unavailable": str(exc)}
 
@@ -100,30 +106,36 @@ def _produce(result: Result, config: UpscaleConfig, folder: Path,
     from sr_engine.data.io import load_image, save_image
     from sr_engine.zoo import resolve_device
 
+    clock = _Clock(progress)
     device = str(resolve_device(config.device))
     src = Path(result.upload.original.path)
     emit(progress, "loading", f"loading model {result.model}")
-    model = cached_model(config.model, config.scale, device)
-    bicubic = cached_model(BICUBIC, config.scale, device)
+    with clock("load"):
+        model = cached_model(config.model, config.scale, device)
+        bicubic = cached_model(BICUBIC, config.scale, device)
     output = folder / f"output.{output_suffix(result)}"
-    done = upscale_file(src, output, config, progress=progress, model=model)
+    with clock("model"):
+        done = upscale_file(src, output, config, progress=progress, model=model)
     if config.model == BICUBIC:
         baseline = output
     else:
         baseline = folder / "bicubic.png"
         base_config = UpscaleConfig(model=BICUBIC, scale=config.scale, tile=config.tile,
                                     device=config.device, format="png")
-        upscale_file(src, baseline, base_config, progress=progress.labelled("bicubic baseline"),
-                     model=bicubic)
+        with clock("baseline"):
+            upscale_file(src, baseline, base_config,
+                         progress=progress.labelled("bicubic baseline"), model=bicubic)
     media = Path(settings.MEDIA_ROOT)
     preview = ""
     if output.suffix[1:].lower() not in BROWSER_SUFFIXES:
         emit(progress, "encoding", "making a browser preview")
-        save_image(folder / "preview.png", load_image(output), format="png")
+        with clock("preview"):
+            save_image(folder / "preview.png", load_image(output), format="png")
         preview = str((folder / "preview.png").relative_to(media))
 
     emit(progress, "validating", "computing PSNR/SSIM")
-    metrics = _metrics(result, model, bicubic, output, baseline, done.precision)
+    with clock("check"):
+        metrics = _metrics(result, model, bicubic, output, baseline, done.precision)
     Result.objects.filter(job=result.job).update(
         output=str(output.relative_to(media)), bicubic=str(baseline.relative_to(media)),
         preview=preview)
@@ -133,5 +145,31 @@ def _produce(result: Result, config: UpscaleConfig, folder: Path,
                        "format": output.suffix[1:]},
             "input": {"width": done.input_size[0], "height": done.input_size[1]},
             "seconds": done.seconds, "device": done.device, "tiles": done.tiles,
-            "precision": done.precision,
+            "precision": done.precision, "timings": clock.timings(),
             "metrics": metrics, "summary": summary}
+
+
+class _Clock:
+    """Seconds per part of an upscale job, and `engine`: their sum less the time the job's
+    progress callback spent inside them storing and broadcasting events (web work the engine
+    waits for), so "job time minus engine time" is the web's whole per-job overhead
+    (measured by webapp.bench_web)."""
+
+    def __init__(self, progress: JobProgress) -> None:
+        self.progress = progress
+        self.parts: dict[str, float] = {}
+        self.web = 0.0
+
+    @contextmanager
+    def __call__(self, part: str) -> Iterator[None]:
+        start, web = time.perf_counter(), self.progress.seconds
+        try:
+            yield
+        finally:
+            self.parts[part] = self.parts.get(part, 0.0) + time.perf_counter() - start
+            self.web += self.progress.seconds - web
+
+    def timings(self) -> dict[str, float]:
+        engine = max(0.0, sum(self.parts.values()) - self.web)
+        return {**{k: round(v, 4) for k, v in self.parts.items()},
+                "progress": round(self.progress.seconds, 4), "engine": round(engine, 4)}

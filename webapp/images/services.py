@@ -109,8 +109,9 @@ def output_budget_check(*, width: int, height: int, scale: int) -> None:
 
 
 def result_create(*, upload: Upload, model_id: str, scale: int, output_format: str = "",
-                  device: str | None = None) -> Result:
-    """Queue one upscale of `upload`; ConfigError for a bad model, scale, format or size."""
+                  device: str | None = None, checked: bool = False) -> Result:
+    """Queue one upscale of `upload`; ConfigError for a bad model, scale, format or size.
+    `checked`: submission_check already counted this job (see jobs.services.job_create)."""
     # Imported here: the engine pulls in torch, which pages that create no job never need.
     from sr_engine.inference import UpscaleConfig
 
@@ -119,7 +120,8 @@ def result_create(*, upload: Upload, model_id: str, scale: int, output_format: s
     config = UpscaleConfig(model=choice.engine_name, scale=scale, tile=settings.SR_TILE,
                            device=device or settings.SR_DEVICE,
                            format=output_format or None)
-    job = job_create(owner=upload.owner, kind="upscale", params=config.to_dict())
+    job = job_create(owner=upload.owner, kind="upscale", params=config.to_dict(),
+                     checked=checked)
     return Result.objects.create(job=job, upload=upload, model=choice.id, scale=scale)
 
 
@@ -135,12 +137,15 @@ def upload_queue(*, owner: AbstractBaseUser, file: UploadedFile, model_ids: list
                  scale: int, output_format: str = "",
                  reference: UploadedFile | None = None) -> tuple[Upload, list[Result]]:
     """Store one image and queue one upscale per model, all or nothing: a refusal after
-    the image was stored (bad model, output too large) removes its files again."""
+    the image was stored (bad model, output too large) removes its files again. Call it
+    after `submission_check` of the whole submission, which makes the queue and job-limit
+    checks for every job it queues."""
     with transaction.atomic():
         upload = upload_create(owner=owner, file=file, reference=reference, scales=(scale,))
         try:
             results = [result_create(upload=upload, model_id=m, scale=scale,
-                                     output_format=output_format) for m in model_ids]
+                                     output_format=output_format, checked=True)
+                       for m in model_ids]
         except BaseException:
             _remove([_media(f"u{owner.pk}", "uploads", str(upload.id))])
             raise

@@ -30,18 +30,21 @@ def stage_event(stage: str, message: str = "", metrics: dict | None = None) -> d
 
 
 def job_create(*, owner: AbstractBaseUser, kind: str, params: dict,
-               queue: str | None = None) -> Job:
+               queue: str | None = None, checked: bool = False) -> Job:
     """Save a queued job and publish it once the surrounding transaction commits (on
     `queue` when given, else on the task's routed queue).
 
     The row is the outbox: a job whose message the broker did not take keeps
     `enqueued_at` empty and the sweeper (jobs.recovery) publishes it later, so a committed
     job is never lost. A broker that is down before anything is saved is QueueUnavailable
-    (503), and a user over their limits is LimitExceeded (429)."""
+    (503), and a user over their limits is LimitExceeded (429). `checked`: the caller
+    already made both checks for this job in this request (images.services.submission_check
+    counts a whole submission's jobs), so they are not made again per job."""
     if not is_registered(kind):  # a programming error: fail in the request, not the worker
         raise LookupError(f"no runner registered for job kind {kind!r}")
-    user_jobs_check(owner)
-    queue_check()
+    if not checked:
+        user_jobs_check(owner)
+        queue_check()
     job = Job.objects.create(owner=owner, kind=kind, params=params, queue=queue or "",
                              progress=stage_event("queued", "waiting for a worker"))
     job_id = str(job.id)
@@ -139,8 +142,10 @@ def job_execute(*, job_id: uuid.UUID | str, worker: str) -> None:
         log.info("job %s is not queued any more, or must wait; skipping", job_id)
         return
     try:
-        with Heartbeat(job.id, every=settings.SR_JOB_HEARTBEAT_SECONDS):
-            result = get_runner(job.kind)(job, JobProgress(job.id))
+        # The progress closes first: no deferred event is sent after the final state.
+        with Heartbeat(job.id, every=settings.SR_JOB_HEARTBEAT_SECONDS), \
+                JobProgress(job.id, just_stored=True) as progress:
+            result = get_runner(job.kind)(job, progress)
     except Cancelled:
         job_mark_cancelled(job_id=job.id)
     except EngineError as exc:

@@ -40,8 +40,7 @@ class TrainProgress(JobProgress):
             return
         self._point(point, event)
         self._raise_if_cancelled()
-        self._state.update(sent=time.monotonic(), stage=event.stage)
-        self.store(event)
+        self.store_now(event)
 
     def _kind(self, event: ProgressEvent) -> str | None:
         """The kind of MetricPoint `event` makes, if any (a train point restarts the interval)."""
@@ -88,8 +87,8 @@ def train_run(job: Job, progress: JobProgress) -> dict:
         MetricPoint.objects.filter(run=run, step__gt=step).delete()
         TrainingRun.objects.filter(id=run.id).update(step=step)
     samples = SampleWriter(run, config)
-    result = train(config, progress=TrainProgress(job.id, run.id), resume=resume,
-                   on_validate=samples)
+    with TrainProgress(job.id, run.id) as progress:
+        result = train(config, progress=progress, resume=resume, on_validate=samples)
     TrainingRun.objects.filter(id=run.id).update(step=result.steps,
                                                  best_metrics=_clean(result.best_metrics))
     return {"steps": result.steps, "seconds": result.seconds,
