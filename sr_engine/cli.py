@@ -151,6 +151,22 @@ def cmd_ship(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_bench(args: argparse.Namespace) -> int:
+    from sr_engine.train import throughput as tb
+
+    rows = tb.measure(args.models or tb.DEFAULT_MODELS, rounds=args.rounds, round_s=args.round_s,
+                      precision=args.precision, overrides=args.set or [],
+                      log=None if args.quiet else lambda line: print(line, file=sys.stderr))
+    report = tb.report(rows, _command_line(args))
+    print("\n".join(tb.render_markdown(rows, cpu=report["cpu"], load=report["load"])))
+    if args.json:
+        from sr_engine.paths import atomic_write_text
+
+        atomic_write_text(Path(args.json), json.dumps(report, indent=2) + "\n")
+        print(f"wrote {args.json}")
+    return 0
+
+
 def _command_line(args: argparse.Namespace) -> str:
     return "sr-engine " + " ".join(shlex.quote(a) for a in args.argv)
 
@@ -242,6 +258,20 @@ def build_parser() -> argparse.ArgumentParser:
     sh.add_argument("--force", action="store_true",
                     help="ship a later stage even if it validated under the model it continues")
     sh.set_defaults(func=cmd_ship)
+
+    tb = sub.add_parser("train-bench", help="training steps/s: the engine vs a plain "
+                        "PyTorch loop (channels_last, bf16 autocast), interleaved")
+    tb.add_argument("--models", nargs="+", default=None,
+                    help="edsr, espcn, fsrcnn, vdsr, srresnet (their CPU recipes) or recipe "
+                         "files (default: edsr espcn vdsr)")
+    tb.add_argument("--rounds", type=int, default=3)
+    tb.add_argument("--round-s", type=float, default=2.0, help="seconds per contender and round")
+    tb.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
+                    help="the engine's (the plain loop always runs bf16 autocast)")
+    tb.add_argument("--set", action="append", metavar="KEY=VALUE",
+                    help="override a key of every recipe")
+    tb.add_argument("--json", default=None, help="write the rows and the machine here")
+    tb.set_defaults(func=cmd_train_bench)
 
     sub.add_parser("models", help="list architectures and checkpoints").set_defaults(
         func=cmd_models)
