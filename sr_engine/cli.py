@@ -158,12 +158,15 @@ def cmd_train_bench(args: argparse.Namespace) -> int:
                       precision=args.precision, overrides=args.set or [],
                       log=None if args.quiet else lambda line: print(line, file=sys.stderr))
     report = tb.report(rows, _command_line(args))
-    print("\n".join(tb.render_markdown(rows, cpu=report["cpu"], load=report["load"])))
-    if args.json:
-        from sr_engine.paths import atomic_write_text
+    text = "\n".join(tb.render_markdown(rows, report))
+    from sr_engine.paths import atomic_write_text
 
-        atomic_write_text(Path(args.json), json.dumps(report, indent=2) + "\n")
-        print(f"wrote {args.json}")
+    for path, content in ((args.out, text), (args.json, json.dumps(report, indent=2))):
+        if path:
+            atomic_write_text(Path(path), content + "\n")
+            print(f"wrote {path}")
+    if not args.out:
+        print(text)
     return 0
 
 
@@ -271,6 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     tb.add_argument("--set", action="append", metavar="KEY=VALUE",
                     help="override a key of every recipe")
     tb.add_argument("--json", default=None, help="write the rows and the machine here")
+    tb.add_argument("--out", default=None, help="markdown file to write (default: stdout)")
     tb.set_defaults(func=cmd_train_bench)
 
     sub.add_parser("models", help="list architectures and checkpoints").set_defaults(

@@ -20,7 +20,7 @@ import os
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -222,11 +222,16 @@ def measure(models: Sequence[str] = DEFAULT_MODELS, **kwargs: Any) -> list[Throu
     return [measure_recipe(m, **kwargs) for m in models]
 
 
-def render_markdown(rows: Sequence[ThroughputRow], cpu: str = "",
-                    load: float | None = None) -> list[str]:
-    """A markdown table of `rows`, one line per string, with what the columns mean."""
-    where = f" on {cpu}" if cpu else ""
-    where += f" (load average {load:.1f} at the end)" if load is not None else ""
+def render_markdown(rows: Sequence[ThroughputRow],
+                    machine: Mapping[str, Any] | None = None) -> list[str]:
+    """A markdown table of `rows`, one line per string, with what the columns mean;
+    `machine`: a `report()` dict, whose cpu, threads, load and OMP policy head the table."""
+    m = machine or {}
+    where = f" on {m['cpu']}, {m['threads']} threads" if "cpu" in m else ""
+    if m.get("load") is not None:
+        where += f", load average {m['load']:.1f} at the end"
+    if "cpu" in m:
+        where += f", OMP_WAIT_POLICY={m.get('omp_wait_policy') or 'unset'}"
     lines = [
         f"Training throughput{where}: the engine's step vs a plain "
         "PyTorch loop (channels_last, bf16 autocast, batches in memory), same model, batch, "
@@ -243,7 +248,10 @@ def render_markdown(rows: Sequence[ThroughputRow], cpu: str = "",
             f"{r.plain_steps_s:.2f} ({r.plain_samples_s:.1f}) | {r.speedup:.2f}x | "
             f"{r.data_batches_s:.1f} | {r.wait:.0%} |")
     lines += ["", "wait: the fraction of the engine's step time spent waiting for a batch "
-              "(0% when the data pipeline keeps ahead of the model)."]
+              "(0% when the data pipeline keeps ahead of the model). On a machine busy with "
+              "other work and OMP_WAIT_POLICY unset, libgomp's spin-waiting slows the plain "
+              "loop far more than the engine's (whose prefetch thread stops libgomp spinning): "
+              "run with OMP_WAIT_POLICY=PASSIVE to compare the steps alone."]
     return lines
 
 
@@ -251,7 +259,8 @@ def report(rows: Sequence[ThroughputRow], command: str = "") -> dict[str, Any]:
     """The JSON a run keeps: where it ran and every row with its derived rates."""
     return {"format": "sr_engine.train_bench/1", "command": command, "cpu": cpu_name(),
             "threads": torch.get_num_threads(), "torch": torch.__version__,
-            "load": load_average(), "rows": [r.to_dict() for r in rows]}
+            "load": load_average(), "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+            "rows": [r.to_dict() for r in rows]}
 
 
 def load_average() -> float | None:

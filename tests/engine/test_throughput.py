@@ -32,8 +32,11 @@ def test_derived_rates_and_json_row() -> None:
 
 def test_markdown_has_a_line_per_row() -> None:
     lines = tb.render_markdown([_row(), _row(model="espcn", arch="espcn", batch_size=16,
-                                             patch_size=17, wait=0.25)], cpu="Test CPU")
-    assert "Test CPU" in lines[0]
+                                             patch_size=17, wait=0.25)],
+                               {"cpu": "Test CPU", "threads": 2, "load": 1.5,
+                                "omp_wait_policy": None})
+    assert "Test CPU, 2 threads, load average 1.5 at the end, OMP_WAIT_POLICY=unset" in lines[0]
+    assert tb.render_markdown([_row()])[0].startswith("Training throughput: ")
     table = [line for line in lines if line.startswith("| ")]
     assert len(table) == 3  # header + 2 rows
     assert "| edsr x4 | 16 x 32px | bf16 | 0.60 (9.6) | 0.50 (8.0) | 1.20x | 70.0 | 2% |" in lines
@@ -71,14 +74,15 @@ def test_a_tiny_measurement_end_to_end(data) -> None:  # noqa: F811 - the fixtur
 
 
 def test_cli_writes_the_json(data, tmp_path: Path, capsys) -> None:  # noqa: F811
-    out = tmp_path / "bench.json"
+    out, md = tmp_path / "bench.json", tmp_path / "bench.md"
     sets = [a for s in _tiny(data) for a in ("--set", s)]
     code = main(["-q", "train-bench", "--models", str(SMOKE), "--rounds", "1", "--round-s", "0",
-                 "--precision", "fp32", *sets, "--json", str(out)])
+                 "--precision", "fp32", *sets, "--json", str(out), "--out", str(md)])
     assert code == 0
     report = json.loads(out.read_text())
     assert report["format"] == "sr_engine.train_bench/1"
-    assert {"cpu", "threads", "torch", "command", "rows"} <= set(report)
+    assert {"cpu", "threads", "torch", "load", "omp_wait_policy", "command", "rows"} <= set(report)
     (row,) = report["rows"]
     assert row["arch"] == "espcn" and row["speedup"] > 0
-    assert "| espcn x2 |" in capsys.readouterr().out
+    assert "| espcn x2 |" in md.read_text()
+    assert capsys.readouterr().out.splitlines() == [f"wrote {md}", f"wrote {out}"]
