@@ -28,6 +28,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from sr_engine.errors import ConfigError
 from sr_engine.losses import ContentLoss
 from sr_engine.machine import cpu_name
 from sr_engine.registry import create_model
@@ -103,6 +104,10 @@ def bench_config(recipe: Path, out_dir: Path, precision: str,
     data["model"].pop("init", None)
     data["data"].pop("val", None)
     config = TrainConfig.from_dict(data)
+    loss = config.loss
+    if loss.adversarial or loss.perceptual or loss.intermediate:
+        raise ConfigError(f"{recipe.name}: the plain loop has pixel losses only; adversarial, "
+                          "perceptual and recursive-supervision recipes are not compared")
     if precision == "auto":
         precision = auto_precision(resolve_device(config.train.device))[0]
     return config.with_overrides([f"train.precision={precision}"])

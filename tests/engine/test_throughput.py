@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from sr_engine.cli import main
+from sr_engine.errors import ConfigError
 from sr_engine.train import throughput as tb
 from tests.engine.test_train import SMOKE, data  # noqa: F401 - data is a fixture
 
@@ -56,6 +57,11 @@ def test_bench_config_trains_from_scratch_without_validation(tmp_path: Path) -> 
     assert config.train.precision == "fp32" and config.data.batch_size == 4
     assert config.train.steps > 100_000  # never reaches the end of the schedule
     assert config.train.out_dir == tmp_path / "run"
+
+
+def test_recipes_beyond_pixel_losses_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="pixel losses only"):
+        tb.bench_config(tb.RECIPES / "srgan_x4.toml", tmp_path / "run", "fp32")
 
 
 def _tiny(folders: tuple[Path, Path]) -> list[str]:
