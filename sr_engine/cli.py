@@ -17,6 +17,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from sr_engine import perf as perf_defaults
 from sr_engine.console import BarProgress, StopOnSignal
 from sr_engine.errors import Cancelled, EngineError, TrainingStopped
 
@@ -108,6 +109,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_benchmark(args: argparse.Namespace) -> int:
     from sr_engine import benchmark as bm
     from sr_engine import precision_quality as pq
+    from sr_engine.perf import table as perf
     from sr_engine.zoo import resolve_device
 
     models = args.models or bm.default_models()
@@ -123,6 +125,8 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         speed = [] if args.no_speed else bm.speed_rows(
             archs, args.scales, devices=args.devices, precisions=args.precisions,
             hr_size=args.speed_size, repeats=args.repeats, progress=bar)
+        measured = perf.run_perf(args.perf_models, args.perf_sizes, rounds=args.perf_rounds,
+                                 budget_s=args.perf_budget, progress=bar) if args.perf else None
     finally:
         bar.close()
     if not data and not args.no_quality:
@@ -132,8 +136,14 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
                        "--precision-check always measures it anyway)")
     if reduced and args.precision_file:
         pq.write_precision_file(Path(args.precision_file), reduced)
+    regressed = []
+    if measured and args.perf_json:
+        regressed = perf.regressions(measured, perf.load_kept(Path(args.perf_json)))
+        if args.perf_accept or not regressed:
+            perf.keep(measured, Path(args.perf_json))
     text = bm.render_markdown(quality, speed, skipped, _command_line(args),
-                              precision=pq.precision_table(reduced) if reduced else [])
+                              precision=pq.precision_table(reduced) if reduced else [],
+                              perf=perf.perf_markdown(measured) if measured else [])
     if args.out:
         from sr_engine.paths import atomic_write_text
 
@@ -141,6 +151,12 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         print(f"wrote {args.out}")
     else:
         print(text)
+    for line in regressed:
+        print(f"performance regression: {line}", file=sys.stderr)
+    if regressed and not args.perf_accept:
+        print(f"{args.perf_json} kept as it was (--perf-accept records this run anyway)",
+              file=sys.stderr)
+        return 1
     return 0
 
 
@@ -254,6 +270,21 @@ def build_parser() -> argparse.ArgumentParser:
                          "(what precision auto reads: sr_engine/weights/precision.json)")
     bm.add_argument("--no-quality", action="store_true")
     bm.add_argument("--no-speed", action="store_true")
+    bm.add_argument("--perf", action="store_true",
+                    help="add the side-by-side performance table (engine vs peers, roofline)")
+    bm.add_argument("--perf-models", nargs="+", default=list(perf_defaults.DEFAULT_MODELS),
+                    metavar="CHECKPOINT")
+    bm.add_argument("--perf-sizes", nargs="+", default=list(perf_defaults.DEFAULT_SIZES),
+                    metavar="WxH")
+    bm.add_argument("--perf-rounds", type=int, default=3,
+                    help="interleaved rounds on inputs up to 1 MP (larger: one)")
+    bm.add_argument("--perf-budget", type=float, default=900.0,
+                    help="skip a measurement estimated to take longer (seconds)")
+    bm.add_argument("--perf-json", default=None,
+                    help="kept runs per CPU (docs/bench/perf.json): a run whose engine/plain "
+                         "ratios are over 1.5x the kept ones fails and is not recorded")
+    bm.add_argument("--perf-accept", action="store_true",
+                    help="record this run in --perf-json even if it is slower")
     bm.set_defaults(func=cmd_benchmark)
 
     sh = sub.add_parser("ship", help="copy a run's best checkpoint, log and card into the zoo")

@@ -30,6 +30,9 @@ from sr_engine.color import rgb_to_y
 from sr_engine.data.io import IMAGE_SUFFIXES, Picture, load_image
 from sr_engine.degrade.resize import imresize, modcrop, round_half_away
 from sr_engine.errors import ConfigError, ImageError
+from sr_engine.inference import UpscaleConfig, upscale_picture
+from sr_engine.inference.fast import runnable
+from sr_engine.inference.precision import forward
 from sr_engine.metrics import psnr, ssim
 from sr_engine.progress import ProgressCallback, Reporter
 
@@ -167,11 +170,12 @@ def _output_y(sr: Tensor, gray: bool) -> Tensor:
 
 def super_resolve_y(model: LoadedModel, image: EvalImage, precision: str = "fp32") -> Tensor:
     """Run the whole LR image through the model; (H, W) float64 luma levels of its output."""
-    from sr_engine.inference.precision import forward
-
     x = _model_input(image.lr, model.spec.color)
+    # fp32 is the reference: the eager module. A reduced precision is measured as inference
+    # runs it (autocast, or the bf16 weight copy sr_engine.inference.fast picked here).
+    module = model.module if precision == "fp32" else runnable(model, precision)
     with torch.inference_mode():
-        sr = forward(model.module, x, device=model.device, precision=precision)
+        sr = forward(module, x, device=model.device, precision=precision)
     return _output_y(sr.cpu(), image.gray)
 
 
@@ -242,8 +246,6 @@ def self_check(model: LoadedModel, picture: Picture, *, scale: int, precision: s
 
     `crop` limits the check to the picture's central crop x crop pixels: a bounded cost,
     whatever the upload's size."""
-    from sr_engine.inference import UpscaleConfig, upscale_picture
-
     if scale != model.scale:
         raise ConfigError(f"the model is x{model.scale}, the self-check asks x{scale}")
     hr = modcrop(levels8(centre_crop(picture, crop) if crop else picture), scale)

@@ -54,9 +54,10 @@ def precision_rows(quality: Iterable[QualityRow], data_dirs: Sequence[Path],
     """Each checkpoint of `quality` (its fp32 rows) evaluated again in each precision."""
     dev = resolve_device(device)
     fp32 = {(r.model, r.scale, r.dataset): r.psnr for r in quality if r.arch != "bicubic"}
+    sources = {(r.model, r.scale): r.source or r.model for r in quality}
     rows = []
     for model_name, scale in sorted({(m, s) for m, s, _ in fp32}):
-        model = load_model(model_name, scale=scale, device=dev)
+        model = load_model(sources[model_name, scale], scale=scale, device=dev)
         for data_dir in data_dirs:
             if (model_name, scale, data_dir.name) not in fp32:
                 continue

@@ -25,7 +25,7 @@ import torch
 
 from sr_engine.checkpoint import CheckpointMeta, read_meta
 from sr_engine.errors import CheckpointError
-from sr_engine.machine import cpu_name
+from sr_engine.machine import cpu_label
 from sr_engine.paths import REPO_ROOT, atomic_copy, atomic_write_text
 from sr_engine.zoo import checkpoint_id
 
@@ -37,7 +37,7 @@ def record_session(out_dir: Path, *, command: str, seconds: float, steps: int,
     """Append one line per `sr-engine train` invocation (a resumed run has several)."""
     line = {"command": command, "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "seconds": round(seconds, 1), "steps": steps, "device": device,
-            "cpu": cpu_name(),
+            "cpu": cpu_label(),
             "threads": torch.get_num_threads(), "torch": torch.__version__}
     with (out_dir / SESSIONS_FILE).open("a", encoding="utf-8") as fh:
         fh.write(json.dumps(line) + "\n")

@@ -23,7 +23,8 @@ def fresh(monkeypatch, tmp_path):
     """No pinned answer, a cache dir of this test's own, and no answers cached in memory."""
     monkeypatch.delenv("SR_ENGINE_PRECISION", raising=False)
     monkeypatch.setenv("SR_ENGINE_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("SR_ENGINE_WEIGHTS", str(tmp_path / "weights"))
+    # Only this test's quality table, not the one shipped beside the weights.
+    monkeypatch.setattr(auto, "weights_dirs", lambda: [tmp_path / "weights"])
     auto.fastest_precision.cache_clear()
     auto._quality_table.cache_clear()
     yield
