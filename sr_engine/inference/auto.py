@@ -22,7 +22,6 @@ import contextlib
 import functools
 import json
 import os
-import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -31,8 +30,8 @@ import torch
 from torch import nn
 
 from sr_engine.errors import ConfigError
-from sr_engine.inference.precision import AUTOCAST_DTYPES, autocast_supported, precision_context
-from sr_engine.machine import cpu_name
+from sr_engine.inference.precision import AUTOCAST_DTYPES, autocast_supported
+from sr_engine.machine import cpu_label
 from sr_engine.paths import atomic_write_text
 from sr_engine.zoo import weights_dirs
 
@@ -44,11 +43,17 @@ Probe = Callable[[torch.device, str], float]
 
 
 def probe_seconds(device: torch.device, precision: str, repeats: int = 3) -> float:
-    """Median seconds of one inference forward of a 64->64 3x3 conv on a 1x64x96x96 map."""
-    conv = nn.Conv2d(64, 64, 3, padding=1).to(device, memory_format=torch.channels_last).eval()
-    x = torch.rand(1, 64, 96, 96, device=device).contiguous(memory_format=torch.channels_last)
+    """Fastest of `repeats` inference forwards of a 64->64 3x3 conv on a 1x64x192x192 map,
+    weights and input in `precision` (what sr_engine.inference.fast's "native" paths run; at
+    96x96 a 2-core EPYC with avx512_bf16 ran bf16 under autocast slower than fp32, at 256x256
+    twice as fast: tiles are that size). The fastest, not the median: other load only adds
+    time, and under it medians picked the slower precision half the time."""
+    dtype = AUTOCAST_DTYPES.get(precision, torch.float32)
+    conv = nn.Conv2d(64, 64, 3, padding=1).to(device, dtype, memory_format=torch.channels_last)
+    x = torch.rand(1, 64, 192, 192, device=device, dtype=dtype)
+    x = x.contiguous(memory_format=torch.channels_last)
     times = []
-    with torch.inference_mode(), precision_context(device, precision):
+    with torch.inference_mode():
         for i in range(repeats + 1):  # the first call sets oneDNN / cuDNN up
             start = time.perf_counter()
             conv(x)
@@ -56,11 +61,11 @@ def probe_seconds(device: torch.device, precision: str, repeats: int = 3) -> flo
                 torch.cuda.synchronize(device)
             if i:
                 times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return min(times)
 
 
 def device_key(device: torch.device) -> str:
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name()
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_label()
     return f"{device.type}:{name}:threads={torch.get_num_threads()}:torch={torch.__version__}"
 
 

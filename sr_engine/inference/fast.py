@@ -1,23 +1,27 @@
-"""The module a loaded model runs as: eager, or frozen TorchScript where that is faster.
+"""The module a loaded model runs as: measured per model and device, the fastest of a few
+ways of running the same weights, on CPU.
 
-`torch.jit.freeze` folds the weights into the graph, pre-packs them for oneDNN once and fuses
-conv + ReLU / conv + add: measured 1.1-1.3x on EDSR and FSRCNN, but slower on ESPCN, and
-wrong for archs whose forward computes shapes in Python (VDSR's and SRCNN's bicubic
-pre-upsampling is traced with its sizes baked in). So each model is traced, checked against
-eager on an input of another size (a frozen graph that differs is dropped), and timed against
-eager; the winner is kept on the LoadedModel and the decision in the cache file beside
-precision auto's (`$SR_ENGINE_CACHE`), so a later process skips the timing. Only fp32 on CPU
-is frozen (autocast does not trace); any failure falls back to eager.
-`SR_ENGINE_FREEZE=0` turns it off.
+- fp32: "eager" (the channels_last module) or "frozen": `torch.jit.freeze` folds the weights
+  into the graph, pre-packs them for oneDNN once and fuses conv + ReLU / conv + add (measured
+  1.1-1.3x on EDSR and FSRCNN, slower on ESPCN).
+- bf16/fp16: "eager" under autocast (which casts every weight again on every call),
+  "native" (a copy of the weights in that dtype, the input cast once) or "native-frozen".
+
+Candidates are checked against eager on an input of another size (a trace is wrong for archs
+whose forward computes shapes in Python: VDSR's and SRCNN's bicubic pre-upsampling bakes its
+sizes in) and dropped when they differ or fail; the rest are timed and one is kept only when
+at least 5% faster than eager. The winner is kept on the LoadedModel and the decision in the
+cache file beside precision auto's (`$SR_ENGINE_CACHE`), so a later process skips the timing.
+`SR_ENGINE_FREEZE=0` keeps eager everywhere.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import logging
 import os
-import statistics
 import time
 import warnings
 from collections.abc import Callable
@@ -26,15 +30,20 @@ import torch
 from torch import Tensor, nn
 
 from sr_engine.inference.auto import cache_file, device_key, read_json
-from sr_engine.inference.precision import prepare_module
+from sr_engine.inference.precision import AUTOCAST_DTYPES, precision_context, prepare_module
 from sr_engine.paths import atomic_write_text
 from sr_engine.zoo import LoadedModel
 
 log = logging.getLogger(__name__)
 Runnable = Callable[[Tensor], Tensor]
 TRACE_SIZE, CHECK_SIZE, TIME_SIZE = (48, 48), (40, 56), (96, 96)
-TOLERANCE = 1e-4  # outputs in [0, 1]: far below one 16-bit level
-MARGIN = 0.95  # frozen must be at least 5% faster to be kept
+# Largest difference from eager (outputs in [0, 1]) a candidate may show: fp32 graphs must
+# agree far below one 16-bit level; bf16/fp16 ones differ from autocast by rounding (a
+# broken graph differs by far more; the quality gate in precision.json covers the rest).
+TOLERANCE = {"fp32": 1e-4, "bf16": 0.05, "fp16": 0.02}
+MARGIN = 0.95  # a candidate must be at least 5% faster than eager to be kept
+CANDIDATES = {"fp32": ["frozen"], "bf16": ["native", "native-frozen"],
+              "fp16": ["native", "native-frozen"]}
 
 
 def runnable(model: LoadedModel, precision: str) -> Runnable:
@@ -47,23 +56,28 @@ def runnable(model: LoadedModel, precision: str) -> Runnable:
 def _build(model: LoadedModel, precision: str) -> Runnable:
     device = torch.device(model.device)
     module = prepare_module(model.module, device)
-    if precision != "fp32" or device.type != "cpu" or os.environ.get("SR_ENGINE_FREEZE") == "0":
+    if device.type != "cpu" or os.environ.get("SR_ENGINE_FREEZE") == "0":
         return module
-    key = _decision_key(model)
+    key = _decision_key(model, precision)
     decided = read_json(cache_file()).get(key)
     if decided == "eager":
         return module
-    try:
-        frozen = _freeze(module, model.spec.channels)
-    except Exception as exc:  # untraceable or wrong when traced: eager is always right
-        log.info("%s: running eager (%s)", model.name, exc)
-        _remember(key, "eager")
-        return module
+    names = [decided] if decided in CANDIDATES[precision] else CANDIDATES[precision]
+    built: dict[str, Runnable] = {}
+    for name in names:
+        try:
+            built[name] = _checked(_make(name, module, model, precision), module, model,
+                                   precision)
+        except Exception as exc:  # untraceable or wrong: eager is always right
+            log.info("%s: no %s %s path (%s)", model.name, precision, name, exc)
     if decided is None:
-        decided = "frozen" if _seconds(frozen, model) < MARGIN * _seconds(module, model) \
-            else "eager"
+        eager_s = _seconds(module, model, precision)
+        timed = {name: _seconds(run, model, precision) for name, run in built.items()}
+        best = min(timed, key=timed.__getitem__, default="eager")
+        decided = best if best != "eager" and timed[best] < MARGIN * eager_s else "eager"
         _remember(key, decided)
-    return frozen if decided == "frozen" else module
+    return built.get(decided, module)
+
 
 
 def _input(channels: int, size: tuple[int, int]) -> Tensor:
@@ -72,41 +86,66 @@ def _input(channels: int, size: tuple[int, int]) -> Tensor:
     return x.contiguous(memory_format=torch.channels_last)
 
 
-def _freeze(module: nn.Module, channels: int) -> torch.jit.ScriptModule:
-    """A frozen trace of `module`, or an error when it does not match eager elsewhere."""
-    # Tracer warnings say what the check below measures (Python-computed sizes). TorchScript
-    # is deprecated for torch.compile, which measured slower here (EDSR x4, 480x320 on a
-    # 2-core EPYC: 25 s to compile, then 7.0 s a run against 4.75 s frozen, 6.1 s eager);
-    # when TorchScript goes, this fails and eager runs.
+class _Cast(nn.Module):
+    """Runs `inner` (weights in `dtype`) on an input cast to `dtype` once."""
+
+    def __init__(self, inner: Callable[[Tensor], Tensor], dtype: torch.dtype) -> None:
+        super().__init__()
+        self.inner, self.dtype = inner, dtype
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.inner(x.to(self.dtype))
+
+
+def _make(name: str, module: nn.Module, model: LoadedModel, precision: str) -> Runnable:
+    if precision == "fp32":
+        return _freeze(module, _input(model.spec.channels, TRACE_SIZE))
+    dtype = AUTOCAST_DTYPES[precision]
+    low = copy.deepcopy(module).to(dtype)
+    if name == "native":
+        return _Cast(low, dtype)
+    return _Cast(_freeze(low, _input(model.spec.channels, TRACE_SIZE).to(dtype)), dtype)
+
+
+def _freeze(module: nn.Module, example: Tensor) -> torch.jit.ScriptModule:
+    # Tracer warnings say what _checked measures (Python-computed sizes). TorchScript is
+    # deprecated for torch.compile, which measured slower here (EDSR x4, 480x320 on a 2-core
+    # EPYC: 25 s to compile, then 7.0 s a run against 4.75 s frozen, 6.1 s eager); when
+    # TorchScript goes, this fails and eager runs.
     with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
-        frozen = torch.jit.freeze(torch.jit.trace(module, _input(channels, TRACE_SIZE),
-                                                  check_trace=False))
-    check = _input(channels, CHECK_SIZE)
-    with torch.inference_mode():
-        diff = (frozen(check) - module(check)).abs().max().item()
-    if not diff <= TOLERANCE:
-        raise ValueError(f"the frozen graph differs from eager by {diff:.2g} at another size")
-    return frozen
+        return torch.jit.freeze(torch.jit.trace(module, example, check_trace=False))
 
 
-def _seconds(run: Runnable, model: LoadedModel, repeats: int = 3) -> float:
+def _checked(run: Runnable, module: nn.Module, model: LoadedModel,
+             precision: str) -> Runnable:
+    """`run`, or an error when it differs from eager on an input of another size."""
+    check = _input(model.spec.channels, CHECK_SIZE)
+    device = torch.device(model.device)
+    with torch.inference_mode(), precision_context(device, precision):
+        diff = (run(check).float() - module(check).float()).abs().max().item()
+    if not diff <= TOLERANCE[precision]:
+        raise ValueError(f"it differs from eager by {diff:.2g} at another size")
+    return run
+
+
+def _seconds(run: Runnable, model: LoadedModel, precision: str, repeats: int = 3) -> float:
     x = _input(model.spec.channels, TIME_SIZE)
     times = []
-    with torch.inference_mode():
+    with torch.inference_mode(), precision_context(torch.device(model.device), precision):
         for i in range(repeats + 1):  # the first call sets oneDNN up
             start = time.perf_counter()
             run(x)
             if i:
                 times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return min(times)  # other load only adds time: the fastest run is the fairest
 
 
-def _decision_key(model: LoadedModel) -> str:
+def _decision_key(model: LoadedModel, precision: str) -> str:
     hparams = json.dumps(model.hparams, sort_keys=True)
     return f"freeze|{device_key(torch.device(model.device))}|{model.spec.id}|x{model.scale}|" \
-           f"{hparams}"
+           f"{precision}|{hparams}"
 
 
 def _remember(key: str, decision: str) -> None:

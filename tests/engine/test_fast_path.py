@@ -1,5 +1,6 @@
-"""The frozen fast path (sr_engine.inference.fast): kept only where it matches eager at
-another input size and is faster; the decision is cached; SR_ENGINE_FREEZE=0 turns it off."""
+"""The fast paths (sr_engine.inference.fast): frozen fp32 graphs and bf16 weight copies,
+kept only where they match eager at another input size and are faster; the decision is
+cached; SR_ENGINE_FREEZE=0 turns them off."""
 
 from __future__ import annotations
 
@@ -26,8 +27,8 @@ def _decisions() -> dict:
 
 
 def test_a_traceable_model_is_frozen_when_faster_and_the_choice_is_kept(monkeypatch):
-    timings = iter([1.0, 2.0])  # frozen first, then eager: frozen is twice as fast
-    monkeypatch.setattr(fast, "_seconds", lambda run, model: next(timings))
+    timings = iter([2.0, 1.0])  # eager first, then frozen: frozen is twice as fast
+    monkeypatch.setattr(fast, "_seconds", lambda run, model, precision: next(timings))
     model = make_model(get_spec("espcn"), 2)
     run = fast.runnable(model, "fp32")
     assert isinstance(run, torch.jit.ScriptModule) and fast.runnable(model, "fp32") is run
@@ -36,13 +37,14 @@ def test_a_traceable_model_is_frozen_when_faster_and_the_choice_is_kept(monkeypa
     with torch.inference_mode():
         assert torch.allclose(run(x), model.module(x), atol=1e-5)
     again = make_model(get_spec("espcn"), 2)  # another process: no timing this time
-    monkeypatch.setattr(fast, "_seconds", lambda run, model: pytest.fail("timed again"))
+    monkeypatch.setattr(fast, "_seconds",
+                        lambda run, model, precision: pytest.fail("timed again"))
     assert isinstance(fast.runnable(again, "fp32"), torch.jit.ScriptModule)
 
 
 def test_slower_frozen_graphs_are_not_kept(monkeypatch):
-    timings = iter([2.0, 1.0])
-    monkeypatch.setattr(fast, "_seconds", lambda run, model: next(timings))
+    timings = iter([1.0, 2.0])
+    monkeypatch.setattr(fast, "_seconds", lambda run, model, precision: next(timings))
     model = make_model(get_spec("fsrcnn"), 2)
     assert fast.runnable(model, "fp32") is model.module
     assert _decisions() == {"fsrcnn": "eager"}
@@ -56,9 +58,25 @@ def test_models_whose_trace_bakes_in_sizes_run_eager(arch):
     assert _decisions() == {arch: "eager"}
 
 
-def test_reduced_precision_and_the_switch_stay_eager(monkeypatch):
-    model = make_model(get_spec("espcn"), 2)
-    assert fast.runnable(model, "bf16") is model.module
+@pytest.mark.parametrize(("timings", "expected"), [
+    ([3.0, 2.0, 1.0], "native-frozen"), ([3.0, 1.0, 2.0], "native"), ([1.0, 1.0, 1.0], "eager")])
+def test_bf16_runs_the_fastest_of_autocast_and_bf16_weight_copies(monkeypatch, timings,
+                                                                  expected):
+    order = iter(timings)  # eager (autocast), native, native-frozen
+    monkeypatch.setattr(fast, "_seconds", lambda run, model, precision: next(order))
+    model = make_model(get_spec("fsrcnn"), 2)
+    run = fast.runnable(model, "bf16")
+    assert _decisions() == {"fsrcnn": expected}
+    assert (run is model.module) == (expected == "eager")
+    x = torch.rand(1, 1, 21, 17).contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        y = run(x).float()
+    with torch.inference_mode():
+        assert (y - model.module(x)).abs().max() < fast.TOLERANCE["bf16"]
+
+
+def test_the_switch_keeps_eager(monkeypatch):
     monkeypatch.setenv("SR_ENGINE_FREEZE", "0")
-    assert fast.runnable(make_model(get_spec("espcn"), 2), "fp32").__class__ is not \
-        torch.jit.ScriptModule
+    for precision in ("fp32", "bf16"):
+        model = make_model(get_spec("espcn"), 2)
+        assert fast.runnable(model, precision) is model.module
