@@ -58,12 +58,22 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
-# Quality (every shipped model beside bicubic and the papers) and speed tables, for the archs
-# that ship weights (drcn and johnson have none yet).
+# docs/RESULTS.md, generated in one run: quality (every shipped model beside bicubic and the
+# papers) and what reduced precision costs each (precision.json, read by precision "auto");
+# the side-by-side performance table (engine vs a plain forward and Real-ESRGAN's loop, the
+# conv roofline; its ratios kept per CPU in docs/bench/perf.json: a run over 1.5x worse fails);
+# training throughput (train-bench) and the web's per-job overhead (50 jobs, webapp.bench_web).
+# drcn and johnson ship no weights yet.
 BENCH_MODELS ?= bicubic srcnn fsrcnn espcn vdsr edsr srresnet
 bench: $(STAMP)
+	@mkdir -p docs/bench
+	$(BIN)/python -m webapp.bench_web --jobs 50 --json docs/bench/web.json --md docs/bench/web.md
+	$(BIN)/sr-engine -q train-bench --json docs/bench/train.json --out docs/bench/train.md
 	$(BIN)/sr-engine -q benchmark --models $(BENCH_MODELS) --out docs/RESULTS.md \
-	  --precision-file sr_engine/weights/precision.json
+	  --precision-file sr_engine/weights/precision.json \
+	  --perf --perf-json docs/bench/perf.json \
+	  --section "Training throughput" docs/bench/train.md \
+	  --section "Web overhead per job" docs/bench/web.md
 
 train-zoo: $(STAMP)
 	@for m in $(ZOO); do \

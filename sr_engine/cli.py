@@ -19,7 +19,7 @@ from pathlib import Path
 
 from sr_engine import perf as perf_defaults
 from sr_engine.console import BarProgress, StopOnSignal
-from sr_engine.errors import Cancelled, EngineError, TrainingStopped
+from sr_engine.errors import Cancelled, ConfigError, EngineError, TrainingStopped
 
 DEFAULT_SETS = ("Set5", "Set14")
 
@@ -113,6 +113,9 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     from sr_engine.zoo import resolve_device
 
     models = args.models or bm.default_models()
+    missing = [md for _, md in args.section if not Path(md).is_file()]
+    if missing:  # before an hour of measuring, not after
+        raise ConfigError(f"--section: no such file {missing[0]}")
     data = [Path(d) for d in args.data] if args.data else _shared_benchmark_dirs()
     bar = BarProgress(quiet=args.quiet)
     try:
@@ -143,7 +146,9 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
             perf.keep(measured, Path(args.perf_json))
     text = bm.render_markdown(quality, speed, skipped, _command_line(args),
                               precision=pq.precision_table(reduced) if reduced else [],
-                              perf=perf.perf_markdown(measured) if measured else [])
+                              perf=perf.perf_markdown(measured) if measured else [],
+                              sections=[(title, Path(md).read_text().splitlines())
+                                        for title, md in args.section])
     if args.out:
         from sr_engine.paths import atomic_write_text
 
@@ -186,6 +191,16 @@ def cmd_train_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tile(text: str) -> int | str:
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected auto or a number of pixels, got {text!r}")\
+            from None
+
+
 def _command_line(args: argparse.Namespace) -> str:
     return "sr-engine " + " ".join(shlex.quote(a) for a in args.argv)
 
@@ -226,7 +241,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="output file (one input file) or folder")
     up.add_argument("--model", default="bicubic", help="registry id or checkpoint path")
     up.add_argument("--scale", type=int, default=4)
-    up.add_argument("--tile", type=int, default=256, help="LR tile size; 0 = no tiling")
+    up.add_argument("--tile", type=_tile, default="auto",
+                    help="LR tile size; 0 = no tiling; auto (default) = the whole image or the "
+                         "largest tiles that fit SR_ENGINE_TILE_MEMORY_MB (1024)")
     up.add_argument("--overlap", type=int, default=None, help="default: the model's halo")
     up.add_argument("--batch", type=int, default=4, help="tiles per forward pass")
     up.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
@@ -285,6 +302,10 @@ def build_parser() -> argparse.ArgumentParser:
                          "ratios are over 1.5x the kept ones fails and is not recorded")
     bm.add_argument("--perf-accept", action="store_true",
                     help="record this run in --perf-json even if it is slower")
+    bm.add_argument("--section", nargs=2, action="append", default=[],
+                    metavar=("TITLE", "MARKDOWN"),
+                    help="add a generated markdown file as a section (e.g. train-bench's and "
+                         "webapp.bench_web's tables, as `make bench` does)")
     bm.set_defaults(func=cmd_benchmark)
 
     sh = sub.add_parser("ship", help="copy a run's best checkpoint, log and card into the zoo")

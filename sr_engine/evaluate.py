@@ -31,7 +31,7 @@ from sr_engine.data.io import IMAGE_SUFFIXES, Picture, load_image
 from sr_engine.degrade.resize import imresize, modcrop, round_half_away
 from sr_engine.errors import ConfigError, ImageError
 from sr_engine.inference import UpscaleConfig, upscale_picture
-from sr_engine.inference.fast import runnable
+from sr_engine.inference.fast import Runnable
 from sr_engine.inference.precision import forward
 from sr_engine.metrics import psnr, ssim
 from sr_engine.progress import ProgressCallback, Reporter
@@ -168,20 +168,21 @@ def _output_y(sr: Tensor, gray: bool) -> Tensor:
     return y_levels(levels)
 
 
-def super_resolve_y(model: LoadedModel, image: EvalImage, precision: str = "fp32") -> Tensor:
-    """Run the whole LR image through the model; (H, W) float64 luma levels of its output."""
+def super_resolve_y(model: LoadedModel, image: EvalImage, precision: str = "fp32",
+                    runner: Runnable | None = None) -> Tensor:
+    """Run the whole LR image through the model (or `runner`, another way of running its
+    weights: sr_engine.inference.fast); (H, W) float64 luma levels of its output."""
     x = _model_input(image.lr, model.spec.color)
-    # fp32 is the reference: the eager module. A reduced precision is measured as inference
-    # runs it (autocast, or the bf16 weight copy sr_engine.inference.fast picked here).
-    module = model.module if precision == "fp32" else runnable(model, precision)
     with torch.inference_mode():
-        sr = forward(module, x, device=model.device, precision=precision)
+        sr = forward(runner or model.module, x, device=model.device, precision=precision)
     return _output_y(sr.cpu(), image.gray)
 
 
 def evaluate(model: LoadedModel, data: EvalSet | str | Path, *, scale: int | None = None,
-             progress: ProgressCallback | None = None, precision: str = "fp32") -> EvalReport:
-    """PSNR/SSIM on Y of `model` over a benchmark folder (or a prepared EvalSet).
+             progress: ProgressCallback | None = None, precision: str = "fp32",
+             runner: Runnable | None = None) -> EvalReport:
+    """PSNR/SSIM on Y of `model` (run eagerly, or by `runner`) over a benchmark folder (or a
+    prepared EvalSet).
 
     Emits one "validating" event per image (current i of n, that image's psnr/ssim).
     """
@@ -195,7 +196,7 @@ def evaluate(model: LoadedModel, data: EvalSet | str | Path, *, scale: int | Non
     reporter = Reporter(progress, "validating", total=len(data))
     rows = []
     for image in data.images:
-        sr_y = super_resolve_y(model, image, precision)
+        sr_y = super_resolve_y(model, image, precision, runner)
         if sr_y.shape != image.hr_y.shape:
             raise ImageError(f"{image.name}: model output {tuple(sr_y.shape)} does not match "
                              f"HR {tuple(image.hr_y.shape)}")

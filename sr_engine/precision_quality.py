@@ -1,6 +1,8 @@
 """What reduced precision costs each checkpoint: PSNR in bf16/fp16 against fp32 on the
 validation sets, measured by `sr-engine benchmark` and kept in `precision.json` beside the
-weights, where precision "auto" reads it (sr_engine.inference.auto)."""
+weights, where precision "auto" reads it (sr_engine.inference.auto). Each reduced precision is
+measured both ways inference may run it (sr_engine.inference.fast): under autocast ("bf16")
+and as a copy of the weights in that dtype ("bf16-native")."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import torch
 from sr_engine.benchmark import QualityRow
 from sr_engine.evaluate import evaluate, load_eval_set
 from sr_engine.inference.auto import CANDIDATES, MAX_DROP_DB, fastest_precision
+from sr_engine.inference.fast import build_variant, quality_key
 from sr_engine.inference.precision import AUTOCAST_DTYPES, autocast_supported
 from sr_engine.paths import atomic_write_text
 from sr_engine.progress import ProgressCallback
@@ -51,7 +54,8 @@ def precisions_to_check(device: torch.device, mode: str) -> list[str]:
 def precision_rows(quality: Iterable[QualityRow], data_dirs: Sequence[Path],
                    precisions: Sequence[str], *, device: str = "auto",
                    progress: ProgressCallback | None = None) -> list[PrecisionRow]:
-    """Each checkpoint of `quality` (its fp32 rows) evaluated again in each precision."""
+    """Each checkpoint of `quality` (its fp32 rows) evaluated again in each precision, both
+    ways (a way that cannot be built gets no row, so inference never picks it)."""
     dev = resolve_device(device)
     fp32 = {(r.model, r.scale, r.dataset): r.psnr for r in quality if r.arch != "bicubic"}
     sources = {(r.model, r.scale): r.source or r.model for r in quality}
@@ -63,10 +67,17 @@ def precision_rows(quality: Iterable[QualityRow], data_dirs: Sequence[Path],
                 continue
             data = load_eval_set(data_dir, scale=scale)
             for precision in precisions:
-                report = evaluate(model, data, progress=progress, precision=precision)
-                rows.append(PrecisionRow(model_name, scale, data_dir.name, precision,
-                                         fp32[model_name, scale, data_dir.name],
-                                         report.psnr_y))
+                for way in ("eager", "native"):
+                    try:
+                        runner = build_variant(model, precision, way)
+                    except Exception:  # noqa: BLE001 - unmeasured: inference never runs it
+                        continue
+                    report = evaluate(model, data, progress=progress, precision=precision,
+                                      runner=runner)
+                    rows.append(PrecisionRow(model_name, scale, data_dir.name,
+                                             quality_key(precision, way),
+                                             fp32[model_name, scale, data_dir.name],
+                                             report.psnr_y))
     return rows
 
 

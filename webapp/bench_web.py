@@ -44,7 +44,7 @@ import numpy as np
 from PIL import Image
 from websockets.sync.client import connect as ws_connect
 
-from sr_engine.machine import cpu_name
+from sr_engine.machine import cpu_label
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = "web-overhead/1"
@@ -283,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     data = report(samples, meta={
         "model": args.model, "scale": args.scale, "input": list(size),
         "image": str(args.image) if args.image else "synthetic", "warmup": args.warmup,
-        "cpu": cpu_name(), "studio": args.url or "started by the bench (make run)",
+        "cpu": cpu_label(), "studio": args.url or "started by the bench (make run)",
         "measured_at": datetime.now().astimezone().isoformat(timespec="seconds")})
     text = markdown(data)
     print(text)

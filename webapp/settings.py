@@ -181,7 +181,10 @@ SR_MAX_OUTPUT_PIXELS = env_int("SR_MAX_OUTPUT_PIXELS", 64_000_000, minimum=64)
 SR_DEVICE = env_str("SR_DEVICE", "auto")
 if SR_DEVICE not in ("auto", "cpu", "cuda"):
     raise ImproperlyConfigured(f"SR_DEVICE={SR_DEVICE!r}: expected auto, cpu or cuda")
-SR_TILE = env_int("SR_TILE", 256, minimum=0)
+# LR tile edge: "auto" (the whole image, or the largest tiles that fit the engine's
+# SR_ENGINE_TILE_MEMORY_MB), 0 (never tile) or a number of pixels.
+SR_TILE: int | str = ("auto" if env_str("SR_TILE", "auto") in ("auto", "")
+                       else env_int("SR_TILE", 0))
 # The self-check (PSNR/SSIM without a reference) runs on the upload's central crop of this
 # edge, so it costs the same for any upload size (0: the whole image).
 SR_SELF_CHECK_CROP = env_int("SR_SELF_CHECK_CROP", 256, minimum=0)

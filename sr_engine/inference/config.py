@@ -21,7 +21,9 @@ MIN_TILE = 16
 class UpscaleConfig(StrictConfig):
     """How to upscale one image or a batch of files.
 
-    `tile` is the LR tile edge in pixels (0 = the whole image in one forward pass);
+    `tile` is the LR tile edge in pixels (0 = the whole image in one forward pass; "auto" =
+    the whole image, or the largest tiles, whose activations fit SR_ENGINE_TILE_MEMORY_MB:
+    sr_engine.inference.autotile);
     `overlap` is the LR margin each tile reads around its core (None = the arch's halo;
     a value below the halo is raised to it, so tiling never shows seams); `batch` is the
     number of same-shaped tiles per forward; `precision` "auto" picks the fastest precision
@@ -31,7 +33,7 @@ class UpscaleConfig(StrictConfig):
 
     model: str = "bicubic"
     scale: int = 4
-    tile: int = 256
+    tile: int | Literal["auto"] = "auto"
     overlap: int | None = None
     batch: int = 4
     device: Device = "auto"
@@ -41,8 +43,9 @@ class UpscaleConfig(StrictConfig):
     def validate(self) -> None:
         check(bool(self.model.strip()), "model: must name a model or a checkpoint file")
         check(self.scale >= 1, f"scale: must be a positive integer, got {self.scale}")
-        check(self.tile == 0 or self.tile >= MIN_TILE,
-              f"tile: must be 0 (whole image) or at least {MIN_TILE} pixels, got {self.tile}")
+        check(self.tile == "auto" or self.tile == 0 or self.tile >= MIN_TILE,
+              f"tile: must be auto, 0 (whole image) or at least {MIN_TILE} pixels, "
+              f"got {self.tile}")
         check(self.overlap is None or self.overlap >= 0,
               f"overlap: must be >= 0 or unset, got {self.overlap}")
         check(self.batch >= 1, f"batch: must be at least 1, got {self.batch}")

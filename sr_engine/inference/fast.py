@@ -6,6 +6,10 @@ ways of running the same weights, on CPU.
   1.1-1.3x on EDSR and FSRCNN, slower on ESPCN).
 - bf16/fp16: "eager" under autocast (which casts every weight again on every call),
   "native" (a copy of the weights in that dtype, the input cast once) or "native-frozen".
+  Their rounding differs (autocast runs an add of a bf16 and an fp32 tensor in fp32; a bf16
+  copy runs it in bf16: VDSR x4 lost 0.019 dB that way against 0.001 dB under autocast), so
+  the native ones are candidates only for models whose own drop `sr-engine benchmark`
+  measured ("bf16-native" in precision.json) and found harmless.
 
 Candidates are checked against eager on an input of another size (a trace is wrong for archs
 whose forward computes shapes in Python: VDSR's and SRCNN's bicubic pre-upsampling bakes its
@@ -29,7 +33,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from sr_engine.inference.auto import cache_file, device_key, read_json
+from sr_engine.inference.auto import MAX_DROP_DB, cache_file, device_key, precision_drop, read_json
 from sr_engine.inference.precision import AUTOCAST_DTYPES, precision_context, prepare_module
 from sr_engine.paths import atomic_write_text
 from sr_engine.zoo import LoadedModel
@@ -60,14 +64,13 @@ def _build(model: LoadedModel, precision: str) -> Runnable:
         return module
     key = _decision_key(model, precision)
     decided = read_json(cache_file()).get(key)
-    if decided == "eager":
-        return module
-    names = [decided] if decided in CANDIDATES[precision] else CANDIDATES[precision]
+    names = [n for n in CANDIDATES[precision] if harmless(model.name, precision, n)]
+    if decided is not None:
+        names = [decided] if decided in names else []
     built: dict[str, Runnable] = {}
     for name in names:
         try:
-            built[name] = _checked(_make(name, module, model, precision), module, model,
-                                   precision)
+            built[name] = build_variant(model, precision, name)
         except Exception as exc:  # untraceable or wrong: eager is always right
             log.info("%s: no %s %s path (%s)", model.name, precision, name, exc)
     if decided is None:
@@ -78,6 +81,28 @@ def _build(model: LoadedModel, precision: str) -> Runnable:
         _remember(key, decided)
     return built.get(decided, module)
 
+
+def quality_key(precision: str, name: str) -> str:
+    """The precision.json entry that holds the drop of running `precision` as `name`."""
+    return precision if precision == "fp32" or name == "eager" else f"{precision}-native"
+
+
+def harmless(model_name: str, precision: str, name: str) -> bool:
+    """May `name` run `model_name` in `precision`? fp32 ways are exact; a reduced precision's
+    weight copies only where their measured drop is at most MAX_DROP_DB."""
+    if precision == "fp32":
+        return True
+    drop = precision_drop(model_name, quality_key(precision, name))
+    return drop is not None and drop <= MAX_DROP_DB
+
+
+def build_variant(model: LoadedModel, precision: str, name: str) -> Runnable:
+    """`model` run as `name` ("eager" or one of CANDIDATES[precision]), checked against
+    eager; an error when it cannot be built or differs."""
+    module = prepare_module(model.module, torch.device(model.device))
+    if name == "eager":
+        return module
+    return _checked(_make(name, module, model, precision), module, model, precision)
 
 
 def _input(channels: int, size: tuple[int, int]) -> Tensor:

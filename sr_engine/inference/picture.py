@@ -18,6 +18,7 @@ from sr_engine.data.io import Picture
 from sr_engine.degrade.resize import imresize
 from sr_engine.errors import ConfigError
 from sr_engine.inference.auto import resolve_precision
+from sr_engine.inference.autotile import resolve_tile
 from sr_engine.inference.config import UpscaleConfig
 from sr_engine.inference.fast import Runnable, runnable
 from sr_engine.inference.precision import forward
@@ -66,9 +67,11 @@ def upscale_picture_counted(model: LoadedModel, picture: Picture, config: Upscal
             _write_tiles(out_alpha[..., None], a, tiles, s)
 
     rules = size_rules(model, config.overlap, extra_halo=BICUBIC_HALO)
+    tile, batch = resolve_tile(config.tile, config.batch, model, height, width,
+                               precision=precision, rules=rules)
     with torch.inference_mode():
-        n_tiles = run_tiles(height, width, work, tile=config.tile, batch=config.batch,
-                            rules=rules, device=device, progress=progress)
+        n_tiles = run_tiles(height, width, work, tile=tile, batch=batch, rules=rules,
+                            device=device, progress=progress)
     # One frame comes out whatever the source had (only frame 0 of an animation is decoded).
     upscaled = dataclasses.replace(picture, pixels=out, alpha=out_alpha, n_frames=1)
     return upscaled, n_tiles

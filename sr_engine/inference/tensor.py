@@ -7,6 +7,7 @@ from torch import Tensor
 
 from sr_engine.errors import ConfigError
 from sr_engine.inference.auto import resolve_precision
+from sr_engine.inference.autotile import resolve_tile
 from sr_engine.inference.fast import runnable
 from sr_engine.inference.precision import forward
 from sr_engine.inference.tiling import SizeRules, Tile, core_of, crop_region, run_tiles
@@ -32,22 +33,23 @@ def size_rules(model: LoadedModel, overlap: int | None = None, *, extra_halo: in
                      min_size=model.spec.min_size)
 
 
-def upscale_tensor(model: LoadedModel, lr: Tensor, *, tile: int = 256,
+def upscale_tensor(model: LoadedModel, lr: Tensor, *, tile: int | str = "auto",
                    overlap: int | None = None, batch: int = 4, precision: str = "fp32",
                    progress: ProgressCallback | None = None) -> Tensor:
     """Upscale `lr` tile by tile; the result equals the whole-image forward (within float error).
 
     lr: (N, C, h, w) float in [0, 1], C as the model expects (1 for Y models, 3 for RGB),
     any device. Returns (N, C, s*h, s*w) float32 in [0, 1] on CPU. `tile` is the LR core
-    edge (0 = whole image), `batch` the tiles per forward, `precision` one of
-    auto/fp32/bf16/fp16.
+    edge (0 = whole image, "auto" = as large as memory allows), `batch` the tiles per
+    forward, `precision` one of auto/fp32/bf16/fp16.
     Emits "tiling" progress events; a `Cancelled` raised by `progress` propagates.
     """
     if lr.dim() != 4 or lr.shape[1] != model.spec.channels:
         raise ConfigError(f"{model.name} expects (N, {model.spec.channels}, h, w) input, "
                           f"got shape {tuple(lr.shape)}")
-    if batch < 1 or tile < 0:
-        raise ConfigError(f"tile must be >= 0 and batch >= 1, got tile={tile}, batch={batch}")
+    if batch < 1 or (tile != "auto" and int(tile) < 0):
+        raise ConfigError(f"tile must be auto or >= 0 and batch >= 1, got tile={tile}, "
+                          f"batch={batch}")
     device, scale = model_device(model), model.scale
     precision = resolve_precision(precision, device, model.name)
     module = runnable(model, precision)
@@ -61,7 +63,9 @@ def upscale_tensor(model: LoadedModel, lr: Tensor, *, tile: int = 256,
             hr = core_of(y[i * n:(i + 1) * n], t, scale)
             out[..., t.core.y0 * scale:t.core.y1 * scale, t.core.x0 * scale:t.core.x1 * scale] = hr
 
+    rules = size_rules(model, overlap)
+    tile, batch = resolve_tile(tile, batch, model, h, w, precision=precision, rules=rules)
     with torch.inference_mode():
-        run_tiles(h, w, work, tile=tile, batch=batch, rules=size_rules(model, overlap),
-                  device=device, progress=progress)
+        run_tiles(h, w, work, tile=tile, batch=batch, rules=rules, device=device,
+                  progress=progress)
     return out

@@ -1,65 +1,16 @@
-"""What a forward costs (convolution FLOPs, activation traffic) and what the machine can do
-(conv roofline, copy bandwidth)."""
+"""What the machine can do: the conv roofline and the copy bandwidth. (What a forward costs
+is counted by sr_engine.inference.cost.)"""
 
 from __future__ import annotations
 
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 
 from sr_engine.inference.precision import precision_context
-
-
-@dataclass(frozen=True)
-class Cost:
-    """Per LR input pixel, for a fully convolutional model (work grows with the pixels)."""
-
-    conv_flops: float  # 2 x multiply-accumulates of every Conv2d / ConvTranspose2d
-    traffic_elems: float  # elements read + written by every leaf module (a memory-traffic floor)
-    peak_elems: float  # the largest input + output of one leaf module (a memory floor)
-
-
-def _conv_macs(module: nn.Module, inputs: tuple[Tensor, ...], output: Tensor) -> int:
-    if isinstance(module, nn.Conv2d):
-        kh, kw = module.kernel_size
-        return output.numel() * (module.in_channels // module.groups) * kh * kw
-    if isinstance(module, nn.ConvTranspose2d):
-        kh, kw = module.kernel_size
-        return inputs[0].numel() * (module.out_channels // module.groups) * kh * kw
-    return 0
-
-
-def model_cost(module: nn.Module, channels: int, size: int = 32) -> Cost:
-    """Count, with forward hooks on one small forward, what `module` does per LR pixel."""
-    macs, traffic, peak = 0, 0, 0
-
-    def hook(mod: nn.Module, inputs: tuple[Tensor, ...], output: Tensor) -> None:
-        nonlocal macs, traffic, peak
-        if not isinstance(output, Tensor):
-            return
-        seen = sum(x.numel() for x in inputs if isinstance(x, Tensor)) + output.numel()
-        macs += _conv_macs(mod, inputs, output)
-        traffic += seen
-        peak = max(peak, seen)
-
-    leaves = [m for m in module.modules() if not list(m.children())]
-    handles = [m.register_forward_hook(hook) for m in leaves]
-    try:
-        with torch.inference_mode():
-            module(torch.rand(1, channels, size, size, device=_device_of(module)))
-    finally:
-        for h in handles:
-            h.remove()
-    pixels = size * size
-    return Cost(2 * macs / pixels, traffic / pixels, peak / pixels)
-
-
-def _device_of(module: nn.Module) -> torch.device:
-    return next(module.parameters()).device
 
 
 def _median_seconds(run: Callable[[], object], repeats: int) -> float:

@@ -30,7 +30,7 @@ from torch import Tensor, nn
 
 from sr_engine.errors import ConfigError
 from sr_engine.losses import ContentLoss
-from sr_engine.machine import cpu_name
+from sr_engine.machine import cpu_label
 from sr_engine.registry import create_model
 from sr_engine.train.config import TrainConfig
 from sr_engine.train.loop import prefetcher, train_step
@@ -262,7 +262,7 @@ def render_markdown(rows: Sequence[ThroughputRow],
 
 def report(rows: Sequence[ThroughputRow], command: str = "") -> dict[str, Any]:
     """The JSON a run keeps: where it ran and every row with its derived rates."""
-    return {"format": "sr_engine.train_bench/1", "command": command, "cpu": cpu_name(),
+    return {"format": "sr_engine.train_bench/1", "command": command, "cpu": cpu_label(),
             "threads": torch.get_num_threads(), "torch": torch.__version__,
             "load": load_average(), "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
             "rows": [r.to_dict() for r in rows]}

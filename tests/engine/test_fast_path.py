@@ -64,6 +64,7 @@ def test_bf16_runs_the_fastest_of_autocast_and_bf16_weight_copies(monkeypatch, t
                                                                   expected):
     order = iter(timings)  # eager (autocast), native, native-frozen
     monkeypatch.setattr(fast, "_seconds", lambda run, model, precision: next(order))
+    monkeypatch.setattr(fast, "precision_drop", lambda name, key: 0.0)  # measured harmless
     model = make_model(get_spec("fsrcnn"), 2)
     run = fast.runnable(model, "bf16")
     assert _decisions() == {"fsrcnn": expected}
@@ -73,6 +74,17 @@ def test_bf16_runs_the_fastest_of_autocast_and_bf16_weight_copies(monkeypatch, t
         y = run(x).float()
     with torch.inference_mode():
         assert (y - model.module(x)).abs().max() < fast.TOLERANCE["bf16"]
+
+
+@pytest.mark.parametrize("native_drop", [0.05, None])
+def test_bf16_weight_copies_are_not_candidates_unless_measured_harmless(monkeypatch,
+                                                                       native_drop):
+    drops = {"bf16": 0.001, "bf16-native": native_drop}
+    monkeypatch.setattr(fast, "precision_drop", lambda name, key: drops[key])
+    monkeypatch.setattr(fast, "_seconds", lambda run, model, precision: 1.0)
+    model = make_model(get_spec("fsrcnn"), 2)
+    assert fast.runnable(model, "bf16") is model.module  # autocast: its drop was 0.001 dB
+    assert _decisions() == {"fsrcnn": "eager"}
 
 
 def test_the_switch_keeps_eager(monkeypatch):

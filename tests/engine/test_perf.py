@@ -10,7 +10,8 @@ import torch
 from torch import nn
 
 from sr_engine.cli import main
-from sr_engine.perf import measure, methods, table
+from sr_engine.inference.cost import model_cost
+from sr_engine.perf import methods, table
 from sr_engine.perf.table import PerfRow, PerfRun
 from sr_engine.registry import get_spec
 from tests.engine.test_inference import make_model
@@ -19,7 +20,7 @@ from tests.engine.test_inference import make_model
 def test_conv_flops_and_traffic_are_counted_per_lr_pixel():
     net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(),
                         nn.ConvTranspose2d(8, 2, 4, stride=2, padding=1))
-    cost = measure.model_cost(net, channels=3, size=16)
+    cost = model_cost(net, channels=3, size=16)
     # conv: 8 outputs x 3 inputs x 9 taps; deconv: each of 8 input channels feeds 2 x 16 taps
     assert cost.conv_flops == 2 * (8 * 3 * 9 + 8 * 2 * 16)
     # conv 3 in + 8 out, ReLU 8 + 8, deconv 8 in + 2 x 4 out (per LR pixel)
