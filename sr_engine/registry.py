@@ -30,6 +30,10 @@ class ArchSpec:
     `size_multiple`/`min_size` constrain the LR input (h, w). `scale_specific` lists
     state-dict key prefixes whose meaning depends on the scale even where their shape does
     not (FSRCNN's stride-s deconvolution): fine-tuning from another scale leaves them fresh.
+    `feature_halo(scale, hparams)`, for archs whose module has `features(lr)` (an LR feature
+    map) and `reconstruct(features)` (the HR image) with forward = reconstruct . features: the
+    halo of `features` alone (reconstruct's is the rest). Large images then run in two passes
+    (sr_engine.inference.staged) instead of tiles that each recompute the whole halo.
     """
 
     id: str
@@ -48,6 +52,7 @@ class ArchSpec:
     description: str = ""
     paper: str = ""
     scale_specific: tuple[str, ...] = ()
+    feature_halo: Callable[[int, Mapping[str, Any]], int] | None = None
 
     @property
     def channels(self) -> int:

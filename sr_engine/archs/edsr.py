@@ -54,13 +54,23 @@ class EDSR(nn.Module):
         self.add_mean = MeanShift(DIV2K_RGB_MEAN, sign=1)
 
     def forward(self, x: Tensor) -> Tensor:
+        return self.reconstruct(self.features(x))
+
+    def features(self, x: Tensor) -> Tensor:
+        """(N, 3, h, w) -> the (N, n_feats, h, w) map the upsampler reads."""
         h = self.head(self.sub_mean(x))
-        return self.add_mean(self.tail(h + self.body(h)))
+        return h + self.body(h)
+
+    def reconstruct(self, f: Tensor) -> Tensor:
+        return self.add_mean(self.tail(f))
+
+
+def _feature_halo(scale: int, hp: Mapping[str, Any]) -> int:
+    return 1 + 2 * hp["n_resblocks"] + 1  # head, two convs per block, body conv: all LR
 
 
 def _halo(scale: int, hp: Mapping[str, Any]) -> int:
-    body = 1 + 2 * hp["n_resblocks"] + 1  # head, two convs per block, body conv: all LR
-    return body + shuffle_upsampler_halo(scale) + hr_halo(1, scale)
+    return _feature_halo(scale, hp) + shuffle_upsampler_halo(scale) + hr_halo(1, scale)
 
 
 SPEC = ArchSpec(
@@ -71,6 +81,7 @@ SPEC = ArchSpec(
     color="rgb",
     input_space="lr",
     halo=_halo,
+    feature_halo=_feature_halo,
     defaults={"n_resblocks": 16, "n_feats": 64, "res_scale": 1.0},
     variants={
         "baseline": {"n_resblocks": 16, "n_feats": 64, "res_scale": 1.0},

@@ -43,13 +43,24 @@ class SRResNet(nn.Module):
         self.tail = conv(n_feats, 3, 9)
 
     def forward(self, x: Tensor) -> Tensor:
+        return self.reconstruct(self.features(x))
+
+    def features(self, x: Tensor) -> Tensor:
+        """(N, 3, h, w) -> the (N, n_feats, h, w) map the upsampler reads."""
         h = self.head(x)
-        return self.tail(self.upsample(h + self.body(h)))
+        return h + self.body(h)
+
+    def reconstruct(self, f: Tensor) -> Tensor:
+        return self.tail(self.upsample(f))
+
+
+def _srresnet_feature_halo(scale: int, hp: Mapping[str, Any]) -> int:
+    return 4 + 2 * hp["n_resblocks"] + 1  # 9x9 head, two 3x3 per block, body conv: all LR
 
 
 def _srresnet_halo(scale: int, hp: Mapping[str, Any]) -> int:
-    body = 4 + 2 * hp["n_resblocks"] + 1  # 9x9 head, two 3x3 per block, body conv: all LR
-    return body + shuffle_upsampler_halo(scale) + hr_halo(4, scale)
+    return (_srresnet_feature_halo(scale, hp) + shuffle_upsampler_halo(scale)
+            + hr_halo(4, scale))
 
 
 class Discriminator(nn.Module):
@@ -94,6 +105,7 @@ SRRESNET = ArchSpec(
     color="rgb",
     input_space="lr",
     halo=_srresnet_halo,
+    feature_halo=_srresnet_feature_halo,
     defaults={"n_resblocks": 16, "n_feats": 64},
     description="SRGAN's generator: 16 BN residual blocks, PReLU, pixel shuffle (~1.5M params).",
     paper="Ledig et al. Photo-Realistic Single Image Super-Resolution Using a Generative "

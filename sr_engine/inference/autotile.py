@@ -73,12 +73,21 @@ def choose_tile(model: LoadedModel, height: int, width: int, *, precision: str,
     MIN_TILE) whose region fits."""
     device = torch.device(model.device)
     batch = batch if device.type == "cuda" else 1
-    bytes_per_elem = 4 if precision == "fp32" else 2
-    per_pixel = peak_elements(model, rules) * bytes_per_elem * LIVE
+    per_pixel = peak_elements(model, rules) * bytes_per_element(precision) * LIVE
+    return fit_tile(per_pixel, height, width, rules=rules, batch=batch, device=device), batch
+
+
+def bytes_per_element(precision: str) -> int:
+    return 4 if precision == "fp32" else 2
+
+
+def fit_tile(per_pixel: float, height: int, width: int, *, rules: SizeRules, batch: int,
+             device: torch.device) -> int:
+    """0 when `batch` forwards over the whole image need at most the budget at `per_pixel`
+    bytes per LR pixel, else the largest core edge whose region does."""
     fits = budget_bytes(device) / per_pixel  # LR pixels one forward may hold
     padded_h, padded_w = rules.padded(height, width)
     if padded_h * padded_w <= fits:
-        return 0, 1
+        return 0
     region = math.isqrt(int(fits // batch))
-    core = (region - 2 * rules.halo) // 16 * 16
-    return max(core, MIN_TILE), batch
+    return max((region - 2 * rules.halo) // 16 * 16, MIN_TILE)

@@ -17,6 +17,7 @@ from sr_engine.color import rgb_to_ycbcr, ycbcr_to_rgb
 from sr_engine.data.io import Picture
 from sr_engine.degrade.resize import imresize
 from sr_engine.errors import ConfigError
+from sr_engine.inference import staged
 from sr_engine.inference.auto import resolve_precision
 from sr_engine.inference.autotile import resolve_tile
 from sr_engine.inference.config import UpscaleConfig
@@ -58,20 +59,34 @@ def upscale_picture_counted(model: LoadedModel, picture: Picture, config: Upscal
     out = np.empty((height * s, width * s, channels), dtype=pixels.dtype)
     out_alpha = None if alpha is None else np.empty((height * s, width * s), dtype=alpha.dtype)
 
-    def work(tiles: list[Tile]) -> None:
-        x = _read_tiles(pixels, tiles, device)
-        y = _network_colour(module, x, model.spec.channels, s, device, precision)
+    def read(tiles: list[Tile]) -> Tensor:
+        return _read_tiles(pixels, tiles, device)
+
+    def write(y: Tensor, tiles: list[Tile]) -> None:
         _write_tiles(out, y, tiles, s)
         if alpha is not None and out_alpha is not None:
             a = imresize(_read_tiles(alpha[..., None], tiles, device), s).clamp(0.0, 1.0)
             _write_tiles(out_alpha[..., None], a, tiles, s)
 
+    def work(tiles: list[Tile]) -> None:
+        write(_network_colour(module, read(tiles), model.spec.channels, s, device, precision),
+              tiles)
+
     rules = size_rules(model, config.overlap, extra_halo=BICUBIC_HALO)
     tile, batch = resolve_tile(config.tile, config.batch, model, height, width,
                                precision=precision, rules=rules)
-    with torch.inference_mode():
-        n_tiles = run_tiles(height, width, work, tile=tile, batch=batch, rules=rules,
-                            device=device, progress=progress)
+    # Two passes (features, then the upsampler) where the arch splits and colours need no
+    # conversion around the network: RGB model, RGB picture.
+    stages = staged.plan(model, height, width, precision=precision, rules=rules,
+                         extra_halo=BICUBIC_HALO) \
+        if config.tile == "auto" and tile and channels == model.spec.channels == 3 else None
+    if stages:
+        n_tiles = staged.run(model, stages, height, width, read=read, write=write,
+                             precision=precision, progress=progress)
+    else:
+        with torch.inference_mode():
+            n_tiles = run_tiles(height, width, work, tile=tile, batch=batch, rules=rules,
+                                device=device, progress=progress)
     # One frame comes out whatever the source had (only frame 0 of an animation is decoded).
     upscaled = dataclasses.replace(picture, pixels=out, alpha=out_alpha, n_frames=1)
     return upscaled, n_tiles

@@ -6,6 +6,7 @@ import torch
 from torch import Tensor
 
 from sr_engine.errors import ConfigError
+from sr_engine.inference import staged
 from sr_engine.inference.auto import resolve_precision
 from sr_engine.inference.autotile import resolve_tile
 from sr_engine.inference.fast import runnable
@@ -56,16 +57,27 @@ def upscale_tensor(model: LoadedModel, lr: Tensor, *, tile: int | str = "auto",
     n, c, h, w = lr.shape
     out = torch.empty((n, c, h * scale, w * scale), dtype=torch.float32)
 
-    def work(tiles: list[Tile]) -> None:
-        x = torch.cat([crop_region(lr, t.region) for t in tiles])
-        y = forward(module, x, device=device, precision=precision).cpu()
+    def read(tiles: list[Tile]) -> Tensor:
+        return torch.cat([crop_region(lr, t.region) for t in tiles])
+
+    def write(y: Tensor, tiles: list[Tile]) -> None:
+        y = y.cpu()
         for i, t in enumerate(tiles):
             hr = core_of(y[i * n:(i + 1) * n], t, scale)
             out[..., t.core.y0 * scale:t.core.y1 * scale, t.core.x0 * scale:t.core.x1 * scale] = hr
 
+    def work(tiles: list[Tile]) -> None:
+        write(forward(module, read(tiles), device=device, precision=precision), tiles)
+
     rules = size_rules(model, overlap)
-    tile, batch = resolve_tile(tile, batch, model, h, w, precision=precision, rules=rules)
+    chosen, batch = resolve_tile(tile, batch, model, h, w, precision=precision, rules=rules)
+    stages = staged.plan(model, h, w, precision=precision, rules=rules) \
+        if tile == "auto" and chosen else None
+    if stages:
+        staged.run(model, stages, h, w, read=read, write=write, precision=precision,
+                   progress=progress)
+        return out
     with torch.inference_mode():
-        run_tiles(h, w, work, tile=tile, batch=batch, rules=rules, device=device,
+        run_tiles(h, w, work, tile=chosen, batch=batch, rules=rules, device=device,
                   progress=progress)
     return out
