@@ -68,12 +68,15 @@ BENCH_MODELS ?= bicubic srcnn fsrcnn espcn vdsr edsr srresnet
 bench: $(STAMP)
 	@mkdir -p docs/bench
 	$(BIN)/python -m webapp.bench_web --jobs 50 --json docs/bench/web.json --md docs/bench/web.md
+	$(BIN)/python -m webapp.bench_web --model edsr_x4 --scale 4 --size 250x361 --jobs 5 \
+	  --json docs/bench/web-edsr.json --md docs/bench/web-edsr.md
 	$(BIN)/sr-engine -q train-bench --json docs/bench/train.json --out docs/bench/train.md
 	$(BIN)/sr-engine -q benchmark --models $(BENCH_MODELS) --out docs/RESULTS.md \
 	  --precision-file sr_engine/weights/precision.json \
 	  --perf --perf-json docs/bench/perf.json \
 	  --section "Training throughput" docs/bench/train.md \
-	  --section "Web overhead per job" docs/bench/web.md
+	  --section "Web overhead per job" docs/bench/web.md \
+	  --section "Web job: EDSR x4 on a 250x361 upload" docs/bench/web-edsr.md
 
 train-zoo: $(STAMP)
 	@for m in $(ZOO); do \

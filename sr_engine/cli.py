@@ -295,7 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
                     metavar="WxH")
     bm.add_argument("--perf-rounds", type=int, default=3,
                     help="interleaved rounds on inputs up to 1 MP (larger: one)")
-    bm.add_argument("--perf-budget", type=float, default=900.0,
+    bm.add_argument("--perf-budget", type=float, default=400.0,
                     help="skip a measurement estimated to take longer (seconds)")
     bm.add_argument("--perf-json", default=None,
                     help="kept runs per CPU (docs/bench/perf.json): a run whose engine/plain "

@@ -1,4 +1,6 @@
-"""The ways of running one model on one image that the performance table compares."""
+"""The ways of running one model on one image that the performance table compares. Each gets
+the image as a float tensor (what the peers' scripts feed their models) and as a decoded
+8-bit picture (what `sr-engine upscale` and web jobs upscale, minus file decode/encode)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from sr_engine.inference import UpscaleConfig, upscale_tensor
+from sr_engine.data.io import Picture
+from sr_engine.inference import UpscaleConfig, upscale_picture
 from sr_engine.zoo import LoadedModel
 
 # Real-ESRGAN's inference script on a CPU: --tile 400 (what its README suggests when memory
@@ -17,18 +20,17 @@ from sr_engine.zoo import LoadedModel
 # --pre_pad 0, --fp32 (its fp16 default is not usable on a CPU).
 REALESRGAN_TILE, REALESRGAN_PAD = 400, 10
 
-Method = Callable[[LoadedModel, Tensor], Tensor]
+Method = Callable[[LoadedModel, Tensor, Picture], object]
 
 
-def engine(model: LoadedModel, lr: Tensor) -> Tensor:
+def engine(model: LoadedModel, lr: Tensor, picture: Picture) -> Picture:
     """This engine as `sr-engine upscale` and the web run it (their defaults)."""
-    cfg = UpscaleConfig()
-    return upscale_tensor(model, lr, tile=cfg.tile, batch=cfg.batch, precision=cfg.precision)
+    return upscale_picture(model, picture, UpscaleConfig(scale=model.scale))
 
 
-def engine_whole(model: LoadedModel, lr: Tensor) -> Tensor:
+def engine_whole(model: LoadedModel, lr: Tensor, picture: Picture) -> Picture:
     """The same, in one forward over the whole image (tile 0): the tiling overhead's base."""
-    return upscale_tensor(model, lr, tile=0, precision=UpscaleConfig().precision)
+    return upscale_picture(model, picture, UpscaleConfig(scale=model.scale, tile=0))
 
 
 def _nchw_copy(model: LoadedModel) -> nn.Module:
@@ -36,15 +38,15 @@ def _nchw_copy(model: LoadedModel) -> nn.Module:
     return copy.deepcopy(model.module).to(memory_format=torch.contiguous_format).eval()
 
 
-def plain(model: LoadedModel, lr: Tensor) -> Tensor:
+def plain(model: LoadedModel, lr: Tensor, picture: Picture | None = None) -> Tensor:
     """A plain NCHW fp32 forward of the whole image, as BasicSR's test script runs it."""
     module = _nchw_copy(model)
     with torch.inference_mode():
         return module(lr).clamp_(0, 1)
 
 
-def realesrgan_loop(model: LoadedModel, lr: Tensor, *, tile: int = REALESRGAN_TILE,
-                    pad: int = REALESRGAN_PAD) -> Tensor:
+def realesrgan_loop(model: LoadedModel, lr: Tensor, picture: Picture | None = None, *,
+                    tile: int = REALESRGAN_TILE, pad: int = REALESRGAN_PAD) -> Tensor:
     """Real-ESRGAN's tile loop (RealESRGANer.tile_process), re-implemented: tiles of `tile`
     LR pixels read `pad` pixels around them (fewer than these models' receptive fields, so
     its seams are not exact), one tile per NCHW fp32 forward, pasted into the output."""

@@ -111,7 +111,7 @@ def _skip_reason(method: str, size: str, cost: Cost, estimate_s: float | None,
 
 
 def run_perf(models: Sequence[str] = DEFAULT_MODELS, sizes: Sequence[str] = DEFAULT_SIZES, *,
-             rounds: int = 3, budget_s: float = 900.0,
+             rounds: int = 3, budget_s: float = 400.0,
              progress: ProgressCallback | None = None) -> PerfRun:
     """Measure every model (checkpoint ids, e.g. edsr_x4) x size x method, smallest size
     first. Small inputs take `rounds` interleaved rounds (one child per method per round);
