@@ -58,25 +58,22 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
-# docs/RESULTS.md, generated in one run: quality (every shipped model beside bicubic and the
-# papers) and what reduced precision costs each (precision.json, read by precision "auto");
-# the side-by-side performance table (engine vs a plain forward and Real-ESRGAN's loop, the
-# conv roofline; its ratios kept per CPU in docs/bench/perf.json: a run over 1.5x worse fails);
-# training throughput (train-bench) and the web's per-job overhead (50 jobs, webapp.bench_web).
-# drcn and johnson ship no weights yet.
+# One run: docs/RESULTS.md (quality of every shipped model beside bicubic and the papers; what
+# reduced precision costs each, into precision.json, which precision "auto" reads; the
+# side-by-side performance table: engine vs a plain forward and Real-ESRGAN's loop beside the
+# conv roofline, its ratios kept per CPU in docs/bench/perf.json, a run over 1.5x worse fails),
+# then docs/bench/: the web's per-job overhead (50 jobs), a web EDSR x4 job on a 250x361
+# upload, and training throughput (train-bench). drcn and johnson ship no weights yet.
 BENCH_MODELS ?= bicubic srcnn fsrcnn espcn vdsr edsr srresnet
 bench: $(STAMP)
 	@mkdir -p docs/bench
+	$(BIN)/sr-engine -q benchmark --models $(BENCH_MODELS) --out docs/RESULTS.md \
+	  --precision-file sr_engine/weights/precision.json \
+	  --perf --perf-json docs/bench/perf.json
 	$(BIN)/python -m webapp.bench_web --jobs 50 --json docs/bench/web.json --md docs/bench/web.md
 	$(BIN)/python -m webapp.bench_web --model edsr_x4 --scale 4 --size 250x361 --jobs 5 \
 	  --json docs/bench/web-edsr.json --md docs/bench/web-edsr.md
 	$(BIN)/sr-engine -q train-bench --json docs/bench/train.json --out docs/bench/train.md
-	$(BIN)/sr-engine -q benchmark --models $(BENCH_MODELS) --out docs/RESULTS.md \
-	  --precision-file sr_engine/weights/precision.json \
-	  --perf --perf-json docs/bench/perf.json \
-	  --section "Training throughput" docs/bench/train.md \
-	  --section "Web overhead per job" docs/bench/web.md \
-	  --section "Web job: EDSR x4 on a 250x361 upload" docs/bench/web-edsr.md
 
 train-zoo: $(STAMP)
 	@for m in $(ZOO); do \

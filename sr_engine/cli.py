@@ -19,7 +19,7 @@ from pathlib import Path
 
 from sr_engine import perf as perf_defaults
 from sr_engine.console import BarProgress, StopOnSignal
-from sr_engine.errors import Cancelled, ConfigError, EngineError, TrainingStopped
+from sr_engine.errors import Cancelled, EngineError, TrainingStopped
 
 DEFAULT_SETS = ("Set5", "Set14")
 
@@ -113,9 +113,6 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     from sr_engine.zoo import resolve_device
 
     models = args.models or bm.default_models()
-    missing = [md for _, md in args.section if not Path(md).is_file()]
-    if missing:  # before an hour of measuring, not after
-        raise ConfigError(f"--section: no such file {missing[0]}")
     data = [Path(d) for d in args.data] if args.data else _shared_benchmark_dirs()
     bar = BarProgress(quiet=args.quiet)
     try:
@@ -124,6 +121,8 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         checks = pq.precisions_to_check(resolve_device(args.device), args.precision_check)
         reduced = pq.precision_rows(quality, data, checks, device=args.device,
                                     progress=bar) if quality and checks else []
+        if reduced and args.precision_file:  # now: the speed runs below read it
+            pq.write_precision_file(Path(args.precision_file), reduced)
         archs = [m for m in models if not Path(m).suffix]  # speed is per arch, not per file
         speed = [] if args.no_speed else bm.speed_rows(
             archs, args.scales, devices=args.devices, precisions=args.precisions,
@@ -137,8 +136,6 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     if quality and not checks:
         skipped.append("reduced precision: not measured (auto uses fp32 on this device; "
                        "--precision-check always measures it anyway)")
-    if reduced and args.precision_file:
-        pq.write_precision_file(Path(args.precision_file), reduced)
     regressed = []
     if measured and args.perf_json:
         regressed = perf.regressions(measured, perf.load_kept(Path(args.perf_json)))
@@ -146,9 +143,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
             perf.keep(measured, Path(args.perf_json))
     text = bm.render_markdown(quality, speed, skipped, _command_line(args),
                               precision=pq.precision_table(reduced) if reduced else [],
-                              perf=perf.perf_markdown(measured) if measured else [],
-                              sections=[(title, Path(md).read_text().splitlines())
-                                        for title, md in args.section])
+                              perf=perf.perf_markdown(measured) if measured else [])
     if args.out:
         from sr_engine.paths import atomic_write_text
 
@@ -302,10 +297,6 @@ def build_parser() -> argparse.ArgumentParser:
                          "ratios are over 1.5x the kept ones fails and is not recorded")
     bm.add_argument("--perf-accept", action="store_true",
                     help="record this run in --perf-json even if it is slower")
-    bm.add_argument("--section", nargs=2, action="append", default=[],
-                    metavar=("TITLE", "MARKDOWN"),
-                    help="add a generated markdown file as a section (e.g. train-bench's and "
-                         "webapp.bench_web's tables, as `make bench` does)")
     bm.set_defaults(func=cmd_benchmark)
 
     sh = sub.add_parser("ship", help="copy a run's best checkpoint, log and card into the zoo")
