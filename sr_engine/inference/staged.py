@@ -8,7 +8,9 @@ runs in one or a few large tiles, and the upsampler, which needs the most (256 c
 twice the resolution), reads a 3-pixel halo; the two passes execute about 1.0x.
 Each pass's tiles read their own halo, so the output equals the whole-image forward exactly
 as plain tiling does. Used by tile "auto" when the image does not fit one forward; the
-feature map (n_feats x h x w, in the compute precision) is held between the passes.
+feature map (n_feats x h x w, in the compute precision) is held between the passes. Both
+passes run the eager module (under autocast in bf16/fp16): sr_engine.inference.fast's frozen
+graphs and bf16 weight copies are whole-network forwards.
 """
 
 from __future__ import annotations
