@@ -16,10 +16,15 @@ import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sr_engine import perf as perf_defaults
 from sr_engine.console import BarProgress, StopOnSignal
 from sr_engine.errors import Cancelled, EngineError, TrainingStopped
+from sr_engine.video import is_video
+
+if TYPE_CHECKING:
+    from sr_engine.inference import UpscaleConfig
 
 DEFAULT_SETS = ("Set5", "Set14")
 
@@ -42,6 +47,8 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     bar = BarProgress(quiet=args.quiet)
     out = Path(args.output)
     single = len(args.inputs) == 1 and Path(args.inputs[0]).is_file() and out.suffix != ""
+    if single and is_video(args.inputs[0]):
+        return _upscale_video(args, config, bar)
     try:
         if single:
             results = [upscale_file(args.inputs[0], out, config, progress=bar)]
@@ -51,6 +58,19 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         bar.close()
     for r in results:
         print(f"{r.src} -> {r.dst} ({r.output_size[0]}x{r.output_size[1]}, {r.seconds:.2f} s)")
+    return 0
+
+
+def _upscale_video(args: argparse.Namespace, config: UpscaleConfig, bar: BarProgress) -> int:
+    from sr_engine.video.upscale import VideoConfig, upscale_video
+
+    try:
+        r = upscale_video(args.inputs[0], args.output, config,
+                          VideoConfig(codec=args.codec, crf=args.crf), progress=bar)
+    finally:
+        bar.close()
+    print(f"{r.src} -> {r.dst} ({r.output_size[0]}x{r.output_size[1]}, {r.frames} frames, "
+          f"{r.seconds:.2f} s)")
     return 0
 
 
@@ -220,8 +240,11 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 def cmd_inspect(args: argparse.Namespace) -> int:
     from sr_engine.checkpoint import read_meta
+    from sr_engine.video.io import probe
 
-    print(json.dumps(read_meta(Path(args.checkpoint)).to_dict(), indent=2))
+    path = Path(args.checkpoint)
+    info = probe(path) if is_video(path) else read_meta(path)
+    print(json.dumps(info.to_dict(), indent=2))
     return 0
 
 
@@ -245,6 +268,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default="auto",
                     help="auto: the fastest precision that keeps the model's quality here")
     up.add_argument("--format", default=None, help="output format (default: from extension)")
+    up.add_argument("--codec", choices=["h264", "h265", "vp9"], default="h264",
+                    help="video codec of an upscaled clip (audio and subtitles are copied)")
+    up.add_argument("--crf", type=int, default=18, help="video quality: lower is better")
     up.set_defaults(func=cmd_upscale)
 
     tr = sub.add_parser("train", help="train a model from a TOML recipe")

@@ -32,6 +32,10 @@ class ImageError(EngineError):
     """An input image cannot be decoded or is outside the supported limits."""
 
 
+class VideoError(EngineError):
+    """A clip cannot be decoded, has no video stream, or is outside the supported limits."""
+
+
 class Cancelled(EngineError):
     """Raised through a progress callback to stop long work; the engine cleans up and re-raises."""
 

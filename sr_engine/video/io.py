@@ -1,0 +1,85 @@
+"""What a clip holds (`probe`), read without decoding its frames; errors as VideoError."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+
+from sr_engine.errors import VideoError
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """A clip's first video stream and what else it carries. `frames` is the container's
+    count (0 when it does not say); `fps` the average frame rate."""
+
+    width: int
+    height: int
+    codec: str
+    pix_fmt: str
+    fps: float
+    frames: int
+    duration_s: float
+    rotation: int  # counter-clockwise degrees of the display matrix (0 when none)
+    others: list[str] = field(default_factory=list)  # "audio aac", "subtitle mov_text", ...
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@contextlib.contextmanager
+def opened(path: Path, mode: str = "r", **kwargs: Any) -> Iterator[av.container.Container]:
+    """av.open with FFmpeg's errors as one-line VideoErrors naming the file."""
+    try:
+        container = av.open(str(path), mode, **kwargs)
+    except (av.FFmpegError, OSError) as exc:
+        raise VideoError(f"{path.name}: cannot open as a video ({reason(exc)})") from None
+    try:
+        yield container
+    finally:
+        container.close()
+
+
+def reason(exc: BaseException) -> str:
+    """FFmpeg's one-line reason, without the file names PyAV appends (temp files included)."""
+    return getattr(exc, "strerror", None) or str(exc).split(":")[0] or type(exc).__name__
+
+
+def probe(path: str | Path) -> VideoInfo:
+    """The clip's streams, size, rate, frame count, duration and rotation."""
+    path = Path(path)
+    with opened(path) as container:
+        if not container.streams.video:
+            raise VideoError(f"{path.name}: no video stream")
+        stream = container.streams.video[0]
+        ctx = stream.codec_context
+        if not ctx.width or not ctx.height:
+            raise VideoError(f"{path.name}: the video stream declares no frame size")
+        rate = stream.average_rate or stream.guessed_rate or Fraction(0)
+        duration = float(stream.duration * stream.time_base) if stream.duration else (
+            container.duration / av.time_base if container.duration else 0.0)
+        others = [f"{s.type} {s.codec_context.name}" for s in container.streams
+                  if s is not stream]
+        return VideoInfo(width=ctx.width, height=ctx.height, codec=ctx.name,
+                         pix_fmt=ctx.pix_fmt or "", fps=float(rate), frames=stream.frames,
+                         duration_s=duration, rotation=_rotation(container, path),
+                         others=others)
+
+
+def _rotation(container: av.container.InputContainer, path: Path) -> int:
+    """The display matrix's rotation (counter-clockwise degrees): FFmpeg exposes it on
+    decoded frames, so the first frame is decoded (one frame, whatever the clip's length)."""
+    try:
+        frame = next(container.decode(video=0), None)
+    except av.FFmpegError as exc:
+        raise VideoError(f"{path.name}: cannot decode its first frame ({reason(exc)})") \
+            from None
+    if frame is None:
+        raise VideoError(f"{path.name}: no video frame could be decoded")
+    return round(frame.rotation) % 360

@@ -1,0 +1,149 @@
+"""`upscale_video`: a clip upscaled frame by frame through the image path (tiling, precision
+auto), streamed: one decoded frame at a time, never the clip in memory or as PNGs on disk.
+
+Kept from the input: every frame's timestamp (the output stream has the input's time base,
+so variable frame rates stay as they were), the frame count, the display rotation, and every
+audio and subtitle stream, copied packet for packet (bit-exact, no re-encoding). The video is
+encoded as H.264 (default), H.265 or VP9 at a CRF, in yuv420p. The output is written to a
+temporary file beside `dst` and renamed when complete: an error or a cancel leaves nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import av
+import torch
+
+from sr_engine.config import StrictConfig, check
+from sr_engine.data.io import Picture
+from sr_engine.errors import VideoError
+from sr_engine.inference.auto import resolve_precision
+from sr_engine.inference.config import UpscaleConfig
+from sr_engine.inference.picture import upscale_picture
+from sr_engine.progress import ProgressCallback, Reporter, emit
+from sr_engine.video.io import VideoInfo, opened, probe, reason
+from sr_engine.zoo import LoadedModel, load_model, resolve_device
+
+ENCODERS = {"h264": "libx264", "h265": "libx265", "vp9": "libvpx-vp9"}
+
+
+@dataclass
+class VideoConfig(StrictConfig):
+    """How the upscaled video stream is encoded. `crf`: the encoder's constant-quality
+    setting (lower is better; 18 is visually lossless for x264). `max_output_pixels`: a frame
+    larger than this once upscaled is refused before anything is decoded."""
+
+    codec: Literal["h264", "h265", "vp9"] = "h264"
+    crf: int = 18
+    max_output_pixels: int = 64_000_000
+
+    def validate(self) -> None:
+        check(0 <= self.crf <= 63, f"crf: must be 0..63, got {self.crf}")
+        check(self.max_output_pixels >= 1, "max_output_pixels: must be positive")
+
+
+@dataclass
+class VideoResult:
+    src: Path
+    dst: Path
+    input: VideoInfo
+    frames: int
+    output_size: tuple[int, int]
+    seconds: float
+    precision: str
+    model: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"src": str(self.src), "dst": str(self.dst), "input": self.input.to_dict(),
+                "frames": self.frames, "output_size": list(self.output_size),
+                "seconds": self.seconds, "precision": self.precision, "model": self.model}
+
+
+def upscale_video(src: str | Path, dst: str | Path, config: UpscaleConfig,
+                  video: VideoConfig | None = None, *, progress: ProgressCallback | None = None,
+                  model: LoadedModel | None = None) -> VideoResult:
+    """Upscale the clip `src` into `dst` (container from its extension). Emits "loading",
+    then "encoding" once per frame (current/total frames, fps and ETA), then "done"."""
+    t0 = time.monotonic()
+    src, dst, video = Path(src), Path(dst), video or VideoConfig()
+    info = probe(src)
+    scale = config.scale
+    if info.width * info.height * scale * scale > video.max_output_pixels:
+        raise VideoError(f"{src.name}: {info.width}x{info.height} x{scale} makes frames of "
+                         f"{info.width * scale}x{info.height * scale}, over the "
+                         f"{video.max_output_pixels:,}-pixel limit")
+    if model is None:
+        emit(progress, "loading", f"loading model {config.model}")
+        model = load_model(config.model, scale=scale, device=resolve_device(config.device))
+    config = dataclasses.replace(config, precision=resolve_precision(
+        config.precision, torch.device(model.device), model.name))
+    fd, tmp_name = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.stem}.", suffix=dst.suffix)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        frames = _transcode(src, tmp, info, model, config, video, progress)
+        os.replace(tmp, dst)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    result = VideoResult(src, dst, info, frames, (info.width * scale, info.height * scale),
+                         time.monotonic() - t0, config.precision, model.name)
+    emit(progress, "done", f"{dst.name}: {frames} frames", metrics={"seconds": result.seconds})
+    return result
+
+
+def _transcode(src: Path, tmp: Path, info: VideoInfo, model: LoadedModel,
+               config: UpscaleConfig, video: VideoConfig,
+               progress: ProgressCallback | None) -> int:
+    with opened(src) as inp, opened(tmp, "w", format=_muxer(tmp)) as out:
+        vin = inp.streams.video[0]
+        vout = out.add_stream(ENCODERS[video.codec], rate=vin.average_rate or vin.guessed_rate)
+        vout.width, vout.height = info.width * config.scale, info.height * config.scale
+        vout.pix_fmt = "yuv420p"
+        # The input's time base for the stream and the encoder: each frame keeps its own
+        # timestamp (variable frame rates too; 1/fps would merge close ones).
+        vout.time_base = vout.codec_context.time_base = vin.time_base
+        vout.options = {"crf": str(video.crf)}
+        if info.rotation:
+            vout.set_display_rotation(info.rotation)
+        copied = {s.index: out.add_stream_from_template(s)
+                  for s in inp.streams if s.type in ("audio", "subtitle")}
+        reporter = Reporter(progress, "encoding", total=info.frames)
+        done = 0
+        try:
+            for packet in inp.demux(vin, *(s for s in inp.streams if s.index in copied)):
+                if packet.stream.index in copied:
+                    if packet.dts is not None:  # the demuxer's end-of-stream marker has none
+                        packet.stream = copied[packet.stream.index]
+                        out.mux(packet)
+                    continue
+                for frame in packet.decode():
+                    out.mux(vout.encode(_upscaled(frame, model, config)))
+                    done += 1
+                    reporter.advance(message=f"frame {done}/{info.frames or '?'}")
+            out.mux(vout.encode(None))
+        except av.FFmpegError as exc:
+            raise VideoError(f"{src.name}: failed after {done} frames ({reason(exc)})") \
+                from None
+    if done == 0:
+        raise VideoError(f"{src.name}: no video frame could be decoded")
+    return done
+
+
+def _muxer(path: Path) -> str | None:
+    return {".m4v": "mp4", ".mkv": "matroska"}.get(path.suffix.lower())
+
+
+def _upscaled(frame: av.VideoFrame, model: LoadedModel, config: UpscaleConfig) -> av.VideoFrame:
+    picture = Picture(pixels=frame.to_ndarray(format="rgb24"))
+    pixels = upscale_picture(model, picture, config).pixels
+    out = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+    out.pts, out.time_base = frame.pts, frame.time_base
+    return out

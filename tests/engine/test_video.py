@@ -1,0 +1,132 @@
+"""Video (sr_engine.video): a clip the test makes (frames, a sine-wave audio track, variable
+frame timing, a display rotation) upscaled frame by frame keeps its frame count, every
+timestamp, its rotation and its audio packets bit for bit; bad clips are one clear error and
+leave nothing behind."""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from sr_engine.cli import main
+from sr_engine.errors import Cancelled, VideoError
+from sr_engine.inference import UpscaleConfig
+from sr_engine.progress import ProgressEvent
+from sr_engine.video.io import probe
+from sr_engine.video.upscale import VideoConfig, upscale_video
+
+TIME_BASE = Fraction(1, 50)
+PTS = [0, 2, 4, 5, 9, 10, 12, 17, 18, 20]  # variable frame timing, in 1/50 s
+
+
+def make_clip(path: Path, *, audio: bool = True, video: bool = True, rotation: int = 0) -> Path:
+    with av.open(str(path), "w") as out:
+        if video:  # every stream is added before the first packet writes the header
+            v = out.add_stream("libx264", rate=25)
+            v.width, v.height, v.pix_fmt = 48, 32, "yuv420p"
+            v.time_base = v.codec_context.time_base = TIME_BASE
+            if rotation:
+                v.set_display_rotation(rotation)
+        if audio:
+            a = out.add_stream("aac", rate=48000)
+            a.layout = "mono"
+        if video:
+            for i, pts in enumerate(PTS):
+                pixels = np.zeros((32, 48, 3), np.uint8)
+                pixels[:, (5 * i) % 48] = 255
+                pixels[..., 1] = 20 * i
+                frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+                frame.pts, frame.time_base = pts, TIME_BASE
+                out.mux(v.encode(frame))
+            out.mux(v.encode(None))
+        if audio:
+            t = np.arange(48000 // 2) / 48000
+            samples = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None]
+            frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = 48000, 0
+            out.mux(a.encode(frame))
+            out.mux(a.encode(None))
+    return path
+
+
+def _timestamps(path: Path) -> list[Fraction]:
+    with av.open(str(path)) as c:
+        return [f.pts * f.time_base for f in c.decode(video=0)]
+
+
+def _audio_packets(path: Path) -> list[bytes]:
+    with av.open(str(path)) as c:
+        return [bytes(p) for p in c.demux(c.streams.audio[0]) if p.dts is not None]
+
+
+def test_upscaling_keeps_frames_timestamps_rotation_and_audio(tmp_path):
+    src = make_clip(tmp_path / "clip.mp4", rotation=90)
+    events: list[ProgressEvent] = []
+    result = upscale_video(src, tmp_path / "clip_x2.mp4", UpscaleConfig(scale=2),
+                           progress=events.append)
+    info = probe(result.dst)
+    assert (info.width, info.height, info.rotation) == (96, 64, 90)
+    assert result.frames == len(PTS) == info.frames
+    assert _timestamps(result.dst) == _timestamps(src) == [p * TIME_BASE for p in PTS]
+    assert _audio_packets(result.dst) == _audio_packets(src)  # copied, not re-encoded
+    encoded = [e for e in events if e.stage == "encoding"]
+    assert [e.current for e in encoded] == list(range(1, len(PTS) + 1))
+    assert all(e.total == len(PTS) for e in encoded) and events[-1].stage == "done"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "clip_x2.mp4"]
+
+
+def test_the_frames_are_the_image_paths_upscaling(tmp_path):
+    src = make_clip(tmp_path / "clip.mp4", audio=False)
+    result = upscale_video(src, tmp_path / "out.mkv", UpscaleConfig(scale=3),
+                           VideoConfig(codec="h264", crf=0))
+    with av.open(str(src)) as a, av.open(str(result.dst)) as b:
+        first_in = next(a.decode(video=0)).to_ndarray(format="rgb24").astype(int)
+        first_out = next(b.decode(video=0)).to_ndarray(format="rgb24").astype(int)
+    assert first_out.shape == (96, 144, 3)
+    # bicubic x3 then lossless yuv420p: block means follow the input (chroma is subsampled)
+    means = first_out.reshape(32, 3, 48, 3, 3).mean(axis=(1, 3))
+    assert np.abs(means - first_in).mean() < 12
+
+
+def test_bad_clips_are_one_clear_error_and_leave_nothing(tmp_path):
+    good = make_clip(tmp_path / "good.mp4").read_bytes()
+    (tmp_path / "cut.mp4").write_bytes(good[: len(good) // 2])
+    with pytest.raises(VideoError, match="cut.mp4: cannot open as a video"):
+        upscale_video(tmp_path / "cut.mp4", tmp_path / "a.mp4", UpscaleConfig(scale=2))
+    make_clip(tmp_path / "sound.mp4", video=False)
+    with pytest.raises(VideoError, match="sound.mp4: no video stream"):
+        upscale_video(tmp_path / "sound.mp4", tmp_path / "b.mp4", UpscaleConfig(scale=2))
+    with pytest.raises(VideoError, match="over the 10,000-pixel limit"):
+        upscale_video(tmp_path / "good.mp4", tmp_path / "c.mp4", UpscaleConfig(scale=4),
+                      VideoConfig(max_output_pixels=10_000))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.mp4", "good.mp4", "sound.mp4"]
+
+
+def test_a_cancel_mid_clip_leaves_nothing(tmp_path):
+    src = make_clip(tmp_path / "clip.mp4")
+
+    def stop_at_frame_3(event: ProgressEvent) -> None:
+        if event.stage == "encoding" and event.current == 3:
+            raise Cancelled("stopped")
+
+    with pytest.raises(Cancelled):
+        upscale_video(src, tmp_path / "out.mp4", UpscaleConfig(scale=2),
+                      progress=stop_at_frame_3)
+    assert [p.name for p in tmp_path.iterdir()] == ["clip.mp4"]
+
+
+def test_the_cli_upscales_and_inspects_clips(tmp_path, capsys):
+    src = make_clip(tmp_path / "clip.mov")
+    assert main(["-q", "upscale", str(src), "-o", str(tmp_path / "x2.mp4"), "--scale", "2",
+                 "--codec", "h265", "--crf", "30"]) == 0
+    assert "10 frames" in capsys.readouterr().out
+    assert main(["inspect", str(tmp_path / "x2.mp4")]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert (info["codec"], info["width"], info["frames"]) == ("hevc", 96, 10)
+    assert info["others"] == ["audio aac"]
+    assert main(["upscale", str(tmp_path / "missing.mp4"), "-o", str(tmp_path / "y.mp4")]) == 2
