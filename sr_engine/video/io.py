@@ -27,6 +27,12 @@ class VideoInfo:
     frames: int
     duration_s: float
     rotation: int  # counter-clockwise degrees of the display matrix (0 when none)
+    # FFmpeg's AVColorSpace / AVColorRange / primaries / transfer codes of the first frame
+    # (2 / 0 / 2 / 2: unspecified).
+    colorspace: int = 2
+    color_range: int = 0
+    color_primaries: int = 2
+    color_trc: int = 2
     others: list[str] = field(default_factory=list)  # "audio aac", "subtitle mov_text", ...
 
     def to_dict(self) -> dict[str, Any]:
@@ -66,15 +72,18 @@ def probe(path: str | Path) -> VideoInfo:
             container.duration / av.time_base if container.duration else 0.0)
         others = [f"{s.type} {s.codec_context.name}" for s in container.streams
                   if s is not stream]
+        first = _first_frame(container, path)
         return VideoInfo(width=ctx.width, height=ctx.height, codec=ctx.name,
                          pix_fmt=ctx.pix_fmt or "", fps=float(rate), frames=stream.frames,
-                         duration_s=duration, rotation=_rotation(container, path),
-                         others=others)
+                         duration_s=duration, rotation=round(first.rotation) % 360,
+                         colorspace=int(first.colorspace), color_range=int(first.color_range),
+                         color_primaries=int(first.color_primaries),
+                         color_trc=int(first.color_trc), others=others)
 
 
-def _rotation(container: av.container.InputContainer, path: Path) -> int:
-    """The display matrix's rotation (counter-clockwise degrees): FFmpeg exposes it on
-    decoded frames, so the first frame is decoded (one frame, whatever the clip's length)."""
+def _first_frame(container: av.container.InputContainer, path: Path) -> av.VideoFrame:
+    """FFmpeg puts the display matrix and colour tags on decoded frames: the first frame is
+    decoded (one frame, whatever the clip's length)."""
     try:
         frame = next(container.decode(video=0), None)
     except av.FFmpegError as exc:
@@ -82,4 +91,4 @@ def _rotation(container: av.container.InputContainer, path: Path) -> int:
             from None
     if frame is None:
         raise VideoError(f"{path.name}: no video frame could be decoded")
-    return round(frame.rotation) % 360
+    return frame

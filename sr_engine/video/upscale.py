@@ -113,6 +113,8 @@ def _transcode(src: Path, tmp: Path, info: VideoInfo, model: LoadedModel,
         vout.options = {"crf": str(video.crf)}
         if info.rotation:
             vout.set_display_rotation(info.rotation)
+        colour = Colour.of(info)
+        colour.tag(vout.codec_context)
         copied = {s.index: out.add_stream_from_template(s)
                   for s in inp.streams if s.type in ("audio", "subtitle")}
         reporter = Reporter(progress, "encoding", total=info.frames)
@@ -125,7 +127,7 @@ def _transcode(src: Path, tmp: Path, info: VideoInfo, model: LoadedModel,
                         out.mux(packet)
                     continue
                 for frame in packet.decode():
-                    out.mux(vout.encode(_upscaled(frame, model, config)))
+                    out.mux(vout.encode(_upscaled(frame, model, config, colour)))
                     done += 1
                     reporter.advance(message=f"frame {done}/{info.frames or '?'}")
             out.mux(vout.encode(None))
@@ -141,9 +143,42 @@ def _muxer(path: Path) -> str | None:
     return {".m4v": "mp4", ".mkv": "matroska"}.get(path.suffix.lower())
 
 
-def _upscaled(frame: av.VideoFrame, model: LoadedModel, config: UpscaleConfig) -> av.VideoFrame:
-    picture = Picture(pixels=frame.to_ndarray(format="rgb24"))
-    pixels = upscale_picture(model, picture, config).pixels
-    out = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+@dataclass(frozen=True)
+class Colour:
+    """The YUV <-> RGB conversion of a clip, the same both ways, and its tags for the output.
+
+    An untagged clip is read as players read it: BT.709 from 720 rows up, BT.601 below, and
+    limited range; the output is tagged with what was used, since an upscaled SD clip becomes
+    HD and would otherwise be read with the other matrix."""
+
+    matrix: int  # a swscale Colorspace: 1 BT.709, 5 BT.601, 7 SMPTE 240M, 9 BT.2020
+    color_range: int  # 1 limited (MPEG), 2 full (JPEG)
+    primaries: int
+    trc: int
+
+    @classmethod
+    def of(cls, info: VideoInfo) -> Colour:
+        matrix = _MATRICES.get(info.colorspace) or (1 if info.height >= 720 else 5)
+        return cls(matrix, info.color_range or 1, info.color_primaries, info.color_trc)
+
+    def tag(self, ctx: av.codec.context.CodecContext) -> None:
+        ctx.colorspace = _TAG_OF_MATRIX[self.matrix]
+        ctx.color_range = self.color_range
+        ctx.color_primaries, ctx.color_trc = self.primaries, self.trc
+
+
+# AVColorSpace -> swscale's matrices; and back, for the output's tag.
+_MATRICES = {1: 1, 4: 4, 5: 5, 6: 5, 7: 7, 9: 9, 10: 9}
+_TAG_OF_MATRIX = {1: 1, 4: 4, 5: 6, 7: 7, 9: 9}
+
+
+def _upscaled(frame: av.VideoFrame, model: LoadedModel, config: UpscaleConfig,
+              colour: Colour) -> av.VideoFrame:
+    rgb = frame.reformat(format="rgb24", src_colorspace=colour.matrix,
+                         src_color_range=colour.color_range, dst_color_range=2)
+    pixels = upscale_picture(model, Picture(pixels=rgb.to_ndarray()), config).pixels
+    out = av.VideoFrame.from_ndarray(pixels, format="rgb24").reformat(
+        format="yuv420p", src_colorspace=colour.matrix, dst_colorspace=colour.matrix,
+        src_color_range=2, dst_color_range=colour.color_range)
     out.pts, out.time_base = frame.pts, frame.time_base
     return out

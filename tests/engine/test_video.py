@@ -130,3 +130,34 @@ def test_the_cli_upscales_and_inspects_clips(tmp_path, capsys):
     assert (info["codec"], info["width"], info["frames"]) == ("hevc", 96, 10)
     assert info["others"] == ["audio aac"]
     assert main(["upscale", str(tmp_path / "missing.mp4"), "-o", str(tmp_path / "y.mp4")]) == 2
+
+
+def _flat_clip(path: Path, rgb: tuple[int, int, int], *, bt709: bool) -> Path:
+    with av.open(str(path), "w") as out:
+        v = out.add_stream("libx264", rate=25, options={"crf": "0"})
+        v.width, v.height, v.pix_fmt = 48, 32, "yuv420p"
+        if bt709:
+            v.codec_context.colorspace, v.codec_context.color_range = 1, 1
+        for i in range(3):
+            frame = av.VideoFrame.from_ndarray(np.full((32, 48, 3), rgb, np.uint8), "rgb24")
+            frame = frame.reformat(format="yuv420p", dst_colorspace=1 if bt709 else 5,
+                                   src_color_range=2, dst_color_range=1)
+            frame.pts = i
+            out.mux(v.encode(frame))
+        out.mux(v.encode(None))
+    return path
+
+
+@pytest.mark.parametrize(("bt709", "tag"), [(True, 1), (False, 6)])
+def test_colours_survive_with_the_clips_matrix_and_the_output_says_which(tmp_path, bt709, tag):
+    rgb = (200, 40, 30)  # saturated: BT.601 and BT.709 read it 10+ levels apart
+    src = _flat_clip(tmp_path / "flat.mp4", rgb, bt709=bt709)
+    result = upscale_video(src, tmp_path / "out.mp4", UpscaleConfig(scale=2),
+                           VideoConfig(crf=0))
+    info = probe(result.dst)
+    assert (info.colorspace, info.color_range) == (tag, 1)  # an SD clip untagged: BT.601
+    with av.open(str(result.dst)) as c:
+        frame = next(c.decode(video=0))
+        back = frame.reformat(format="rgb24", src_colorspace=1 if bt709 else 5,
+                              src_color_range=1, dst_color_range=2).to_ndarray()
+    assert np.abs(back[8:-8, 8:-8].astype(int) - rgb).max() <= 3
