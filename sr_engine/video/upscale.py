@@ -106,14 +106,14 @@ def _transcode(src: Path, tmp: Path, info: VideoInfo, model: LoadedModel,
         vin = inp.streams.video[0]
         vout = out.add_stream(ENCODERS[video.codec], rate=vin.average_rate or vin.guessed_rate)
         vout.width, vout.height = info.width * config.scale, info.height * config.scale
-        vout.pix_fmt = "yuv420p"
+        colour = Colour.of(info, ENCODERS[video.codec])
+        vout.pix_fmt = colour.yuv
         # The input's time base for the stream and the encoder: each frame keeps its own
         # timestamp (variable frame rates too; 1/fps would merge close ones).
         vout.time_base = vout.codec_context.time_base = vin.time_base
         vout.options = {"crf": str(video.crf)}
         if info.rotation:
             vout.set_display_rotation(info.rotation)
-        colour = Colour.of(info)
         colour.tag(vout.codec_context)
         copied = {s.index: out.add_stream_from_template(s)
                   for s in inp.streams if s.type in ("audio", "subtitle")}
@@ -149,17 +149,23 @@ class Colour:
 
     An untagged clip is read as players read it: BT.709 from 720 rows up, BT.601 below, and
     limited range; the output is tagged with what was used, since an upscaled SD clip becomes
-    HD and would otherwise be read with the other matrix."""
+    HD and would otherwise be read with the other matrix. Clips of more than 8 bits go through
+    16-bit RGB and stay 10-bit where the encoder can (x264, x265; not this VP9 build)."""
 
     matrix: int  # a swscale Colorspace: 1 BT.709, 5 BT.601, 7 SMPTE 240M, 9 BT.2020
     color_range: int  # 1 limited (MPEG), 2 full (JPEG)
     primaries: int
     trc: int
+    yuv: str = "yuv420p"  # the output's pixel format
+    rgb: str = "rgb24"  # what the model sees: rgb24, or rgb48le for deeper clips
 
     @classmethod
-    def of(cls, info: VideoInfo) -> Colour:
+    def of(cls, info: VideoInfo, encoder: str) -> Colour:
         matrix = _MATRICES.get(info.colorspace) or (1 if info.height >= 720 else 5)
-        return cls(matrix, info.color_range or 1, info.color_primaries, info.color_trc)
+        deep = _bits(info.pix_fmt) > 8 and "yuv420p10le" in {
+            f.name for f in av.codec.Codec(encoder, "w").video_formats}
+        return cls(matrix, info.color_range or 1, info.color_primaries, info.color_trc,
+                   *(("yuv420p10le", "rgb48le") if deep else ("yuv420p", "rgb24")))
 
     def tag(self, ctx: av.codec.context.CodecContext) -> None:
         ctx.colorspace = _TAG_OF_MATRIX[self.matrix]
@@ -172,13 +178,20 @@ _MATRICES = {1: 1, 4: 4, 5: 5, 6: 5, 7: 7, 9: 9, 10: 9}
 _TAG_OF_MATRIX = {1: 1, 4: 4, 5: 6, 7: 7, 9: 9}
 
 
+def _bits(pix_fmt: str) -> int:
+    try:
+        return max(c.bits for c in av.VideoFormat(pix_fmt).components)
+    except (ValueError, av.FFmpegError):
+        return 8
+
+
 def _upscaled(frame: av.VideoFrame, model: LoadedModel, config: UpscaleConfig,
               colour: Colour) -> av.VideoFrame:
-    rgb = frame.reformat(format="rgb24", src_colorspace=colour.matrix,
+    rgb = frame.reformat(format=colour.rgb, src_colorspace=colour.matrix,
                          src_color_range=colour.color_range, dst_color_range=2)
     pixels = upscale_picture(model, Picture(pixels=rgb.to_ndarray()), config).pixels
-    out = av.VideoFrame.from_ndarray(pixels, format="rgb24").reformat(
-        format="yuv420p", src_colorspace=colour.matrix, dst_colorspace=colour.matrix,
+    out = av.VideoFrame.from_ndarray(pixels, format=colour.rgb).reformat(
+        format=colour.yuv, src_colorspace=colour.matrix, dst_colorspace=colour.matrix,
         src_color_range=2, dst_color_range=colour.color_range)
     out.pts, out.time_base = frame.pts, frame.time_base
     return out

@@ -161,3 +161,32 @@ def test_colours_survive_with_the_clips_matrix_and_the_output_says_which(tmp_pat
         back = frame.reformat(format="rgb24", src_colorspace=1 if bt709 else 5,
                               src_color_range=1, dst_color_range=2).to_ndarray()
     assert np.abs(back[8:-8, 8:-8].astype(int) - rgb).max() <= 3
+
+
+def _deep_clip(path: Path) -> Path:
+    """Three frames of a 10-bit gray ramp (more levels than 8 bits hold), x264 lossless."""
+    ramp = np.linspace(0, 65535, 96, dtype=np.float64).astype(np.uint16)
+    pixels = np.repeat(np.tile(ramp, (32, 1))[..., None], 3, axis=2)
+    with av.open(str(path), "w") as out:
+        v = out.add_stream("libx264", rate=25, options={"crf": "0"})
+        v.width, v.height, v.pix_fmt = 96, 32, "yuv420p10le"
+        for i in range(3):
+            frame = av.VideoFrame.from_ndarray(pixels, format="rgb48le").reformat(
+                format="yuv420p10le", dst_colorspace=5, src_color_range=2, dst_color_range=1)
+            frame.pts = i
+            out.mux(v.encode(frame))
+        out.mux(v.encode(None))
+    return path
+
+
+def test_ten_bit_clips_stay_ten_bit_where_the_codec_can(tmp_path):
+    src = _deep_clip(tmp_path / "deep.mkv")
+    assert probe(src).pix_fmt == "yuv420p10le"
+    deep = upscale_video(src, tmp_path / "x2.mkv", UpscaleConfig(scale=2), VideoConfig(crf=0))
+    assert probe(deep.dst).pix_fmt == "yuv420p10le"
+    with av.open(str(deep.dst)) as c:
+        luma = next(c.decode(video=0)).to_ndarray()[: 64, :]  # the Y plane, 10-bit codes
+    assert len(np.unique(luma)) > 256  # not squeezed through 8 bits on the way
+    vp9 = upscale_video(src, tmp_path / "x2.webm", UpscaleConfig(scale=2),
+                        VideoConfig(codec="vp9"))
+    assert probe(vp9.dst).pix_fmt == "yuv420p"  # this VP9 build encodes 8 bits only
