@@ -1,5 +1,7 @@
 """`upscale_video`: a clip upscaled frame by frame through the image path (tiling, precision
-auto), streamed: one decoded frame at a time, never the clip in memory or as PNGs on disk.
+auto), streamed: a few frames at a time, never the clip in memory or as PNGs on disk; where a
+core is spare, a thread decodes ahead of the model and another encodes behind it
+(sr_engine.video.threads).
 
 Kept from the input: every frame's timestamp (the output stream has the input's time base,
 so variable frame rates stay as they were), the frame count, the display rotation, and every
@@ -14,6 +16,7 @@ import dataclasses
 import os
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -29,6 +32,7 @@ from sr_engine.inference.config import UpscaleConfig
 from sr_engine.inference.picture import upscale_picture
 from sr_engine.progress import ProgressCallback, Reporter, emit
 from sr_engine.video.io import VideoInfo, opened, probe, reason
+from sr_engine.video.threads import Ahead, Behind, Inline, spare_core
 from sr_engine.zoo import LoadedModel, load_model, resolve_device
 
 ENCODERS = {"h264": "libx264", "h265": "libx265", "vp9": "libvpx-vp9"}
@@ -117,23 +121,44 @@ def _transcode(src: Path, tmp: Path, info: VideoInfo, model: LoadedModel,
         colour.tag(vout.codec_context)
         copied = {s.index: out.add_stream_from_template(s)
                   for s in inp.streams if s.type in ("audio", "subtitle")}
-        reporter = Reporter(progress, "encoding", total=info.frames)
-        done = 0
-        try:
-            for packet in inp.demux(vin, *(s for s in inp.streams if s.index in copied)):
+        streams = [vin, *(s for s in inp.streams if s.index in copied)]
+
+        def demuxed() -> Iterator[av.VideoFrame | av.Packet]:
+            """Decoded frames and the packets to copy, in the input's order."""
+            for packet in inp.demux(*streams):
                 if packet.stream.index in copied:
                     if packet.dts is not None:  # the demuxer's end-of-stream marker has none
-                        packet.stream = copied[packet.stream.index]
-                        out.mux(packet)
-                    continue
-                for frame in packet.decode():
-                    out.mux(vout.encode(_upscaled(frame, model, config, colour)))
+                        yield packet
+                else:
+                    yield from packet.decode()
+
+        def write(item: av.VideoFrame | av.Packet) -> None:
+            if isinstance(item, av.Packet):
+                item.stream = copied[item.stream.index]
+                out.mux(item)
+            else:
+                out.mux(vout.encode(item))
+
+        reporter = Reporter(progress, "encoding", total=info.frames)
+        done = 0
+        reader, writer = (Ahead(demuxed(), name="sr-decode"), Behind(write, name="sr-encode")) \
+            if spare_core(torch.device(model.device).type) \
+            else (Inline(demuxed()), Inline(handle=write))
+        try:
+            for item in reader:  # with threads, decoding and encoding run beside the model
+                if isinstance(item, av.VideoFrame):
+                    item = _upscaled(item, model, config, colour)
                     done += 1
                     reporter.advance(message=f"frame {done}/{info.frames or '?'}")
+                writer.put(item)
+            writer.finish()
             out.mux(vout.encode(None))
         except av.FFmpegError as exc:
             raise VideoError(f"{src.name}: failed after {done} frames ({reason(exc)})") \
                 from None
+        finally:
+            reader.close()
+            writer.close()
     if done == 0:
         raise VideoError(f"{src.name}: no video frame could be decoded")
     return done

@@ -17,11 +17,18 @@ from sr_engine.cli import main
 from sr_engine.errors import Cancelled, VideoError
 from sr_engine.inference import UpscaleConfig
 from sr_engine.progress import ProgressEvent
+from sr_engine.video import upscale as upscale_module
 from sr_engine.video.io import probe
 from sr_engine.video.upscale import VideoConfig, upscale_video
 
 TIME_BASE = Fraction(1, 50)
 PTS = [0, 2, 4, 5, 9, 10, 12, 17, 18, 20]  # variable frame timing, in 1/50 s
+
+
+@pytest.fixture(autouse=True, params=["threads", "inline"])
+def pipeline(request, monkeypatch):
+    """Every test runs with decode/encode threads and without (what a 2-core CPU uses)."""
+    monkeypatch.setattr(upscale_module, "spare_core", lambda device: request.param == "threads")
 
 
 def make_clip(path: Path, *, audio: bool = True, video: bool = True, rotation: int = 0) -> Path:
