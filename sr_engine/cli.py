@@ -66,7 +66,8 @@ def _upscale_video(args: argparse.Namespace, config: UpscaleConfig, bar: BarProg
 
     try:
         r = upscale_video(args.inputs[0], args.output, config,
-                          VideoConfig(codec=args.codec, crf=args.crf), progress=bar)
+                          VideoConfig(codec=args.codec, crf=args.crf, preview_s=args.preview),
+                          progress=bar)
     finally:
         bar.close()
     print(f"{r.src} -> {r.dst} ({r.output_size[0]}x{r.output_size[1]}, {r.frames} frames, "
@@ -271,6 +272,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--codec", choices=["h264", "h265", "vp9"], default="h264",
                     help="video codec of an upscaled clip (audio and subtitles are copied)")
     up.add_argument("--crf", type=int, default=18, help="video quality: lower is better")
+    up.add_argument("--preview", type=float, default=None, metavar="SECONDS",
+                    help="a clip's first SECONDS only (to judge a model quickly)")
     up.set_defaults(func=cmd_upscale)
 
     tr = sub.add_parser("train", help="train a model from a TOML recipe")

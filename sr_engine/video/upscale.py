@@ -13,6 +13,7 @@ temporary file beside `dst` and renamed when complete: an error or a cancel leav
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tempfile
 import time
@@ -42,15 +43,19 @@ ENCODERS = {"h264": "libx264", "h265": "libx265", "vp9": "libvpx-vp9"}
 class VideoConfig(StrictConfig):
     """How the upscaled video stream is encoded. `crf`: the encoder's constant-quality
     setting (lower is better; 18 is visually lossless for x264). `max_output_pixels`: a frame
-    larger than this once upscaled is refused before anything is decoded."""
+    larger than this once upscaled is refused before anything is decoded. `preview_s`: stop
+    at this time (frames and copied packets from before it)."""
 
     codec: Literal["h264", "h265", "vp9"] = "h264"
     crf: int = 18
     max_output_pixels: int = 64_000_000
+    preview_s: float | None = None  # only the first this many seconds (a quick look)
 
     def validate(self) -> None:
         check(0 <= self.crf <= 63, f"crf: must be 0..63, got {self.crf}")
         check(self.max_output_pixels >= 1, "max_output_pixels: must be positive")
+        check(self.preview_s is None or self.preview_s > 0,
+              f"preview_s: must be positive seconds, got {self.preview_s}")
 
 
 @dataclass
@@ -123,14 +128,20 @@ def _transcode(src: Path, tmp: Path, info: VideoInfo, model: LoadedModel,
                   for s in inp.streams if s.type in ("audio", "subtitle")}
         streams = [vin, *(s for s in inp.streams if s.index in copied)]
 
+        end = video.preview_s
+
         def demuxed() -> Iterator[av.VideoFrame | av.Packet]:
-            """Decoded frames and the packets to copy, in the input's order."""
+            """Decoded frames and the packets to copy, in the input's order (up to `end`)."""
             for packet in inp.demux(*streams):
                 if packet.stream.index in copied:
-                    if packet.dts is not None:  # the demuxer's end-of-stream marker has none
+                    # The demuxer's end-of-stream marker has no dts.
+                    if packet.dts is not None and (end is None or _seconds(packet) < end):
                         yield packet
-                else:
-                    yield from packet.decode()
+                    continue
+                for frame in packet.decode():
+                    if end is not None and _seconds(frame) >= end:
+                        return
+                    yield frame
 
         def write(item: av.VideoFrame | av.Packet) -> None:
             if isinstance(item, av.Packet):
@@ -139,7 +150,9 @@ def _transcode(src: Path, tmp: Path, info: VideoInfo, model: LoadedModel,
             else:
                 out.mux(vout.encode(item))
 
-        reporter = Reporter(progress, "encoding", total=info.frames)
+        total = info.frames if end is None else min(info.frames or 10**9,
+                                                    math.ceil(end * (info.fps or 1)))
+        reporter = Reporter(progress, "encoding", total=total)
         done = 0
         reader, writer = (Ahead(demuxed(), name="sr-decode"), Behind(write, name="sr-encode")) \
             if spare_core(torch.device(model.device).type) \
@@ -149,7 +162,7 @@ def _transcode(src: Path, tmp: Path, info: VideoInfo, model: LoadedModel,
                 if isinstance(item, av.VideoFrame):
                     item = _upscaled(item, model, config, colour)
                     done += 1
-                    reporter.advance(message=f"frame {done}/{info.frames or '?'}")
+                    reporter.advance(message=f"frame {done}/{total or '?'}")
                 writer.put(item)
             writer.finish()
             out.mux(vout.encode(None))
@@ -162,6 +175,10 @@ def _transcode(src: Path, tmp: Path, info: VideoInfo, model: LoadedModel,
     if done == 0:
         raise VideoError(f"{src.name}: no video frame could be decoded")
     return done
+
+
+def _seconds(item: av.VideoFrame | av.Packet) -> float:
+    return float((item.pts or 0) * item.time_base)
 
 
 def _muxer(path: Path) -> str | None:

@@ -100,6 +100,15 @@ def test_the_frames_are_the_image_paths_upscaling(tmp_path):
     assert np.abs(means - first_in).mean() < 12
 
 
+def test_a_preview_is_the_clips_start_with_its_audio(tmp_path):
+    src = make_clip(tmp_path / "clip.mp4")
+    result = upscale_video(src, tmp_path / "start.mp4", UpscaleConfig(scale=2),
+                           VideoConfig(preview_s=0.2))
+    assert _timestamps(result.dst) == [p * TIME_BASE for p in PTS if p * TIME_BASE < Fraction(1, 5)]
+    audio = _audio_packets(result.dst)
+    assert 0 < len(audio) < len(_audio_packets(src)) and audio == _audio_packets(src)[:len(audio)]
+
+
 def test_bad_clips_are_one_clear_error_and_leave_nothing(tmp_path):
     good = make_clip(tmp_path / "good.mp4").read_bytes()
     (tmp_path / "cut.mp4").write_bytes(good[: len(good) // 2])
