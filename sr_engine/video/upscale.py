@@ -102,7 +102,8 @@ def upscale_video(src: str | Path, dst: str | Path, config: UpscaleConfig,
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    result = VideoResult(src, dst, info, frames, (info.width * scale, info.height * scale),
+    result = VideoResult(src, dst, info, frames, (_even(info.width * scale),
+                                                  _even(info.height * scale)),
                          time.monotonic() - t0, config.precision, model.name)
     emit(progress, "done", f"{dst.name}: {frames} frames", metrics={"seconds": result.seconds})
     return result
@@ -114,7 +115,9 @@ def _transcode(src: Path, tmp: Path, info: VideoInfo, model: LoadedModel,
     with opened(src) as inp, opened(tmp, "w", format=_muxer(tmp)) as out:
         vin = inp.streams.video[0]
         vout = out.add_stream(ENCODERS[video.codec], rate=vin.average_rate or vin.guessed_rate)
-        vout.width, vout.height = info.width * config.scale, info.height * config.scale
+        # 4:2:0 needs even sizes: an odd upscaled edge loses its last pixel row/column.
+        vout.width, vout.height = _even(info.width * config.scale), \
+            _even(info.height * config.scale)
         colour = Colour.of(info, ENCODERS[video.codec])
         vout.pix_fmt = colour.yuv
         # The input's time base for the stream and the encoder: each frame keeps its own
@@ -160,7 +163,7 @@ def _transcode(src: Path, tmp: Path, info: VideoInfo, model: LoadedModel,
         try:
             for item in reader:  # with threads, decoding and encoding run beside the model
                 if isinstance(item, av.VideoFrame):
-                    item = _upscaled(item, model, config, colour)
+                    item = _upscaled(item, model, config, colour, (vout.height, vout.width))
                     done += 1
                     reporter.advance(message=f"frame {done}/{total or '?'}")
                 writer.put(item)
@@ -227,11 +230,16 @@ def _bits(pix_fmt: str) -> int:
         return 8
 
 
+def _even(n: int) -> int:
+    return n - n % 2
+
+
 def _upscaled(frame: av.VideoFrame, model: LoadedModel, config: UpscaleConfig,
-              colour: Colour) -> av.VideoFrame:
+              colour: Colour, size: tuple[int, int]) -> av.VideoFrame:
     rgb = frame.reformat(format=colour.rgb, src_colorspace=colour.matrix,
                          src_color_range=colour.color_range, dst_color_range=2)
     pixels = upscale_picture(model, Picture(pixels=rgb.to_ndarray()), config).pixels
+    pixels = pixels[:size[0], :size[1]]
     out = av.VideoFrame.from_ndarray(pixels, format=colour.rgb).reformat(
         format=colour.yuv, src_colorspace=colour.matrix, dst_colorspace=colour.matrix,
         src_color_range=2, dst_color_range=colour.color_range)

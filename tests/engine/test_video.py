@@ -100,6 +100,21 @@ def test_the_frames_are_the_image_paths_upscaling(tmp_path):
     assert np.abs(means - first_in).mean() < 12
 
 
+def test_odd_sizes_lose_one_row_where_4_2_0_needs_an_even_one(tmp_path):
+    path = tmp_path / "odd.mkv"
+    with av.open(str(path), "w") as out:
+        v = out.add_stream("libx264", rate=25)
+        v.width, v.height, v.pix_fmt = 35, 23, "yuv444p"  # 4:4:4 holds odd sizes
+        for i in range(2):
+            frame = av.VideoFrame.from_ndarray(np.full((23, 35, 3), 90, np.uint8), "rgb24")
+            frame.pts = i
+            out.mux(v.encode(frame))
+        out.mux(v.encode(None))
+    result = upscale_video(path, tmp_path / "x3.mp4", UpscaleConfig(scale=3))
+    assert result.output_size == (104, 68)  # 105x69 made even
+    assert (probe(result.dst).width, probe(result.dst).height, result.frames) == (104, 68, 2)
+
+
 def test_a_preview_is_the_clips_start_with_its_audio(tmp_path):
     src = make_clip(tmp_path / "clip.mp4")
     result = upscale_video(src, tmp_path / "start.mp4", UpscaleConfig(scale=2),
