@@ -97,7 +97,7 @@ def upscale_video(src: str | Path, dst: str | Path, config: UpscaleConfig,
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        frames = _transcode(src, tmp, info, model, config, video, progress)
+        frames = _transcode(src, tmp, info, model, config, video, progress, dst.name)
         os.replace(tmp, dst)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -111,7 +111,7 @@ def upscale_video(src: str | Path, dst: str | Path, config: UpscaleConfig,
 
 def _transcode(src: Path, tmp: Path, info: VideoInfo, model: LoadedModel,
                config: UpscaleConfig, video: VideoConfig,
-               progress: ProgressCallback | None) -> int:
+               progress: ProgressCallback | None, dst_name: str) -> int:
     with opened(src) as inp, opened(tmp, "w", format=_muxer(tmp)) as out:
         vin = inp.streams.video[0]
         vout = out.add_stream(ENCODERS[video.codec], rate=vin.average_rate or vin.guessed_rate)
@@ -127,7 +127,7 @@ def _transcode(src: Path, tmp: Path, info: VideoInfo, model: LoadedModel,
         if info.rotation:
             vout.set_display_rotation(info.rotation)
         colour.tag(vout.codec_context)
-        copied = {s.index: out.add_stream_from_template(s)
+        copied = {s.index: _copy_stream(out, s, name=dst_name)
                   for s in inp.streams if s.type in ("audio", "subtitle")}
         streams = [vin, *(s for s in inp.streams if s.index in copied)]
 
@@ -178,6 +178,18 @@ def _transcode(src: Path, tmp: Path, info: VideoInfo, model: LoadedModel,
     if done == 0:
         raise VideoError(f"{src.name}: no video frame could be decoded")
     return done
+
+
+def _copy_stream(out: av.container.OutputContainer, stream: av.stream.Stream, *,
+                 name: str) -> av.stream.Stream:
+    """An output stream that takes `stream`'s packets as they are; a container that cannot
+    hold that codec (AAC in WebM, SubRip in MP4) is a clear error, not FFmpeg's."""
+    try:
+        return out.add_stream_from_template(stream)
+    except ValueError:
+        raise VideoError(f"{name}: a {out.format.name} file cannot hold the clip's "
+                         f"{stream.type} stream ({stream.codec_context.name}), copied as it "
+                         "is; write .mkv, which holds any") from None
 
 
 def _seconds(item: av.VideoFrame | av.Packet) -> float:
