@@ -93,7 +93,12 @@ def upscale_video(src: str | Path, dst: str | Path, config: UpscaleConfig,
         model = load_model(config.model, scale=scale, device=resolve_device(config.device))
     config = dataclasses.replace(config, precision=resolve_precision(
         config.precision, torch.device(model.device), model.name))
-    fd, tmp_name = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.stem}.", suffix=dst.suffix)
+    try:
+        fd, tmp_name = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.stem}.",
+                                        suffix=dst.suffix)
+    except OSError as exc:
+        raise VideoError(f"{dst.name}: cannot write into {dst.parent} ({exc.strerror})") \
+            from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:

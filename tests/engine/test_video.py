@@ -135,6 +135,9 @@ def test_bad_clips_are_one_clear_error_and_leave_nothing(tmp_path):
     with pytest.raises(VideoError, match=r"d.webm: a webm file cannot hold .* audio .*aac"):
         upscale_video(tmp_path / "good.mp4", tmp_path / "d.webm", UpscaleConfig(scale=2),
                       VideoConfig(codec="vp9"))
+    with pytest.raises(VideoError, match="e.mp4: cannot write into .*No such file"):
+        upscale_video(tmp_path / "good.mp4", tmp_path / "nowhere" / "e.mp4",
+                      UpscaleConfig(scale=2))
     with pytest.raises(VideoError, match="over the 10,000-pixel limit"):
         upscale_video(tmp_path / "good.mp4", tmp_path / "c.mp4", UpscaleConfig(scale=4),
                       VideoConfig(max_output_pixels=10_000))
