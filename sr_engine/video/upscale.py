@@ -6,19 +6,27 @@ core is spare, a thread decodes ahead of the model and another encodes behind it
 Kept from the input: every frame's timestamp (the output stream has the input's time base,
 so variable frame rates stay as they were), the frame count, the display rotation, and every
 audio and subtitle stream, copied packet for packet (bit-exact, no re-encoding). The video is
-encoded as H.264 (default), H.265 or VP9 at a CRF, in yuv420p. The output is written to a
-temporary file beside `dst` and renamed when complete: an error or a cancel leaves nothing.
+encoded as H.264 (default), H.265 or VP9 at a CRF, in yuv420p (10-bit where the input is).
+
+The video is encoded in segments of about `VideoConfig.segment_s` seconds of work, each kept
+in a parts folder once finished (sr_engine.video.parts); the segments and the copied streams
+are joined at the end (sr_engine.video.join) into a temporary file beside `dst`, renamed when
+complete. A run that is interrupted (Ctrl-C, a killed worker) leaves its finished segments,
+and the same call again resumes after them; an error or a cancel leaves nothing.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import math
 import os
 import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,12 +35,15 @@ import torch
 
 from sr_engine.config import StrictConfig, check
 from sr_engine.data.io import Picture
-from sr_engine.errors import VideoError
+from sr_engine.errors import Cancelled, EngineError, VideoError
 from sr_engine.inference.auto import resolve_precision
 from sr_engine.inference.config import UpscaleConfig
 from sr_engine.inference.picture import upscale_picture
 from sr_engine.progress import ProgressCallback, Reporter, emit
+from sr_engine.video.colour import Colour
 from sr_engine.video.io import VideoInfo, opened, probe, reason
+from sr_engine.video.join import copy_stream, join, muxer
+from sr_engine.video.parts import Parts, Segment
 from sr_engine.video.threads import Ahead, Behind, Inline, spare_core
 from sr_engine.zoo import LoadedModel, load_model, resolve_device
 
@@ -43,19 +54,25 @@ ENCODERS = {"h264": "libx264", "h265": "libx265", "vp9": "libvpx-vp9"}
 class VideoConfig(StrictConfig):
     """How the upscaled video stream is encoded. `crf`: the encoder's constant-quality
     setting (lower is better; 18 is visually lossless for x264). `max_output_pixels`: a frame
-    larger than this once upscaled is refused before anything is decoded. `preview_s`: stop
-    at this time (frames and copied packets from before it)."""
+    larger than this once upscaled is refused before anything is decoded. `start_s`/`end_s`:
+    only the frames (and copied packets) from `start_s` up to, not including, `end_s`; a clip
+    trimmed at the start begins at 0. `segment_s`: seconds of work between kept segments, the
+    most an interruption can lose."""
 
     codec: Literal["h264", "h265", "vp9"] = "h264"
     crf: int = 18
     max_output_pixels: int = 64_000_000
-    preview_s: float | None = None  # only the first this many seconds (a quick look)
+    start_s: float = 0.0
+    end_s: float | None = None
+    segment_s: float = 60.0
 
     def validate(self) -> None:
         check(0 <= self.crf <= 63, f"crf: must be 0..63, got {self.crf}")
         check(self.max_output_pixels >= 1, "max_output_pixels: must be positive")
-        check(self.preview_s is None or self.preview_s > 0,
-              f"preview_s: must be positive seconds, got {self.preview_s}")
+        check(self.start_s >= 0, f"start_s: must be 0 or more seconds, got {self.start_s}")
+        check(self.end_s is None or self.end_s > self.start_s,
+              f"end_s: must be after start_s ({self.start_s} s), got {self.end_s}")
+        check(self.segment_s >= 0, f"segment_s: must be 0 or more, got {self.segment_s}")
 
 
 @dataclass
@@ -68,18 +85,26 @@ class VideoResult:
     seconds: float
     precision: str
     model: str
+    resumed: int = 0  # frames an interrupted run had finished, kept rather than redone
 
     def to_dict(self) -> dict[str, Any]:
         return {"src": str(self.src), "dst": str(self.dst), "input": self.input.to_dict(),
                 "frames": self.frames, "output_size": list(self.output_size),
-                "seconds": self.seconds, "precision": self.precision, "model": self.model}
+                "seconds": self.seconds, "precision": self.precision, "model": self.model,
+                "resumed": self.resumed}
 
 
 def upscale_video(src: str | Path, dst: str | Path, config: UpscaleConfig,
                   video: VideoConfig | None = None, *, progress: ProgressCallback | None = None,
-                  model: LoadedModel | None = None) -> VideoResult:
+                  model: LoadedModel | None = None, parts: str | Path | None = None
+                  ) -> VideoResult:
     """Upscale the clip `src` into `dst` (container from its extension). Emits "loading",
-    then "encoding" once per frame (current/total frames, fps and ETA), then "done"."""
+    then "encoding" once per frame (current/total frames, fps and ETA), "saving" while the
+    segments are joined, then "done".
+
+    `parts`: the folder that keeps finished segments (default: `.<dst name>.parts` beside
+    `dst`); when an interrupted run with the same source and settings left segments there,
+    this run resumes after them. Removed once `dst` is written, or on an error or cancel."""
     t0 = time.monotonic()
     src, dst, video = Path(src), Path(dst), video or VideoConfig()
     info = probe(src)
@@ -93,158 +118,194 @@ def upscale_video(src: str | Path, dst: str | Path, config: UpscaleConfig,
         model = load_model(config.model, scale=scale, device=resolve_device(config.device))
     config = dataclasses.replace(config, precision=resolve_precision(
         config.precision, torch.device(model.device), model.name))
+    tmp = _output_file(src, dst)
+    store: Parts | None = None
     try:
-        fd, tmp_name = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.stem}.",
-                                        suffix=dst.suffix)
+        store = Parts.open(Path(parts) if parts else dst.parent / f".{dst.name}.parts",
+                           _run_key(src, model, config, video))
+        resumed = store.frames
+        if resumed:
+            emit(progress, "loading", f"resuming after {resumed} finished frames")
+        _encode(src, info, model, config, video, store, progress)
+        emit(progress, "saving", f"joining {len(store.segments)} segments into {dst.name}")
+        join(src, store, tmp, rotation=info.rotation, name=dst.name,
+             start=store.segments[0].first_pts if video.start_s > 0 else None,
+             end_s=video.end_s)
+        os.replace(tmp, dst)
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)
+        # An interruption keeps the finished segments to resume from; a cancel or a bad
+        # input would only fail again, so it keeps nothing.
+        if store is not None and (isinstance(exc, (Cancelled, EngineError))
+                                  or not store.segments):
+            store.remove()
+        raise
+    store.remove()
+    result = VideoResult(src, dst, info, store.frames, (_even(info.width * scale),
+                                                        _even(info.height * scale)),
+                         time.monotonic() - t0, config.precision, model.name, resumed)
+    emit(progress, "done", f"{dst.name}: {result.frames} frames",
+         metrics={"seconds": result.seconds})
+    return result
+
+
+def _output_file(src: Path, dst: Path) -> Path:
+    """A temporary file beside `dst`, checked early to hold the source's copied streams (the
+    clip would otherwise be upscaled before the container refused its audio)."""
+    try:
+        fd, name = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.stem}.", suffix=dst.suffix)
     except OSError as exc:
         raise VideoError(f"{dst.name}: cannot write into {dst.parent} ({exc.strerror})") \
             from None
     os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = Path(name)
     try:
-        frames = _transcode(src, tmp, info, model, config, video, progress, dst.name)
-        os.replace(tmp, dst)
+        with opened(src) as inp, opened(tmp, "w", format=muxer(tmp)) as out:
+            for stream in inp.streams:
+                if stream.type in ("audio", "subtitle"):
+                    copy_stream(out, stream, name=dst.name)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    result = VideoResult(src, dst, info, frames, (_even(info.width * scale),
-                                                  _even(info.height * scale)),
-                         time.monotonic() - t0, config.precision, model.name)
-    emit(progress, "done", f"{dst.name}: {frames} frames", metrics={"seconds": result.seconds})
-    return result
+    return tmp
 
 
-def _transcode(src: Path, tmp: Path, info: VideoInfo, model: LoadedModel,
-               config: UpscaleConfig, video: VideoConfig,
-               progress: ProgressCallback | None, dst_name: str) -> int:
-    with opened(src) as inp, opened(tmp, "w", format=_muxer(tmp)) as out:
+def _run_key(src: Path, model: LoadedModel, config: UpscaleConfig,
+             video: VideoConfig) -> str:
+    """What makes two runs' segments interchangeable: the same source file, model weights and
+    settings (segment_s aside: it only says where segments end)."""
+    stat = src.stat()
+    settings = {"src": [str(src.resolve()), stat.st_size, stat.st_mtime_ns],
+                "model": [model.name, model.scale], "config": config.to_dict(),
+                "video": {**video.to_dict(), "segment_s": None}}
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()
+                          ).hexdigest()
+
+
+_CUT = object()  # put between frames: the segment being written ends here
+
+
+def _encode(src: Path, info: VideoInfo, model: LoadedModel, config: UpscaleConfig,
+            video: VideoConfig, store: Parts, progress: ProgressCallback | None) -> None:
+    """Upscale the frames after the last finished segment into new segments."""
+    with opened(src) as inp:
         vin = inp.streams.video[0]
-        vout = out.add_stream(ENCODERS[video.codec], rate=vin.average_rate or vin.guessed_rate)
-        # 4:2:0 needs even sizes: an odd upscaled edge loses its last pixel row/column.
-        vout.width, vout.height = _even(info.width * config.scale), \
-            _even(info.height * config.scale)
         colour = Colour.of(info, ENCODERS[video.codec])
-        vout.pix_fmt = colour.yuv
-        # The input's time base for the stream and the encoder: each frame keeps its own
-        # timestamp (variable frame rates too; 1/fps would merge close ones).
-        vout.time_base = vout.codec_context.time_base = vin.time_base
-        vout.options = {"crf": str(video.crf)}
-        if info.rotation:
-            vout.set_display_rotation(info.rotation)
-        colour.tag(vout.codec_context)
-        copied = {s.index: _copy_stream(out, s, name=dst_name)
-                  for s in inp.streams if s.type in ("audio", "subtitle")}
-        streams = [vin, *(s for s in inp.streams if s.index in copied)]
-
-        end = video.preview_s
-
-        def demuxed() -> Iterator[av.VideoFrame | av.Packet]:
-            """Decoded frames and the packets to copy, in the input's order (up to `end`)."""
-            for packet in inp.demux(*streams):
-                if packet.stream.index in copied:
-                    # The demuxer's end-of-stream marker has no dts.
-                    if packet.dts is not None and (end is None or _seconds(packet) < end):
-                        yield packet
-                    continue
-                for frame in packet.decode():
-                    if end is not None and _seconds(frame) >= end:
-                        return
-                    yield frame
-
-        def write(item: av.VideoFrame | av.Packet) -> None:
-            if isinstance(item, av.Packet):
-                item.stream = copied[item.stream.index]
-                out.mux(item)
-            else:
-                out.mux(vout.encode(item))
-
-        total = info.frames if end is None else min(info.frames or 10**9,
-                                                    math.ceil(end * (info.fps or 1)))
-        reporter = Reporter(progress, "encoding", total=total)
-        done = 0
-        reader, writer = (Ahead(demuxed(), name="sr-decode"), Behind(write, name="sr-encode")) \
+        # 4:2:0 needs even sizes: an odd upscaled edge loses its last pixel row/column.
+        size = (_even(info.height * config.scale), _even(info.width * config.scale))
+        segments = _SegmentWriter(store, video, colour, size, vin)
+        total = _expected_frames(info, video)
+        reporter = Reporter(progress, "encoding", total=total, start=store.frames)
+        frames = _frames(inp, vin, video, after=store.last_pts, name=src.name)
+        reader, writer = (Ahead(frames, name="sr-decode"),
+                          Behind(segments.handle, name="sr-encode")) \
             if spare_core(torch.device(model.device).type) \
-            else (Inline(demuxed()), Inline(handle=write))
+            else (Inline(frames), Inline(handle=segments.handle))
+        cut_at = time.monotonic() + video.segment_s
         try:
-            for item in reader:  # with threads, decoding and encoding run beside the model
-                if isinstance(item, av.VideoFrame):
-                    item = _upscaled(item, model, config, colour, (vout.height, vout.width))
-                    done += 1
-                    reporter.advance(message=f"frame {done}/{total or '?'}")
-                writer.put(item)
+            for frame in reader:  # with threads, decoding and encoding run beside the model
+                writer.put(_upscaled(frame, model, config, colour, size))
+                reporter.advance(message=f"frame {reporter.current + 1}/{total or '?'}")
+                if time.monotonic() >= cut_at:
+                    writer.put(_CUT)
+                    cut_at = time.monotonic() + video.segment_s
+            writer.put(_CUT)
             writer.finish()
-            out.mux(vout.encode(None))
         except av.FFmpegError as exc:
-            raise VideoError(f"{src.name}: failed after {done} frames ({reason(exc)})") \
-                from None
+            raise VideoError(f"{src.name}: failed after {reporter.current} frames "
+                             f"({reason(exc)})") from None
         finally:
             reader.close()
             writer.close()
-    if done == 0:
-        raise VideoError(f"{src.name}: no video frame could be decoded")
-    return done
+            segments.abandon()
+    if not store.segments:
+        raise VideoError(f"{src.name}: no video frame could be decoded"
+                         + (" in the chosen time range" if video.start_s or video.end_s
+                            else ""))
 
 
-def _copy_stream(out: av.container.OutputContainer, stream: av.stream.Stream, *,
-                 name: str) -> av.stream.Stream:
-    """An output stream that takes `stream`'s packets as they are; a container that cannot
-    hold that codec (AAC in WebM, SubRip in MP4) is a clear error, not FFmpeg's."""
-    try:
-        return out.add_stream_from_template(stream)
-    except ValueError:
-        raise VideoError(f"{name}: a {out.format.name} file cannot hold the clip's "
-                         f"{stream.type} stream ({stream.codec_context.name}), copied as it "
-                         "is; write .mkv, which holds any") from None
+def _frames(inp: av.container.InputContainer, vin: av.stream.Stream, video: VideoConfig, *,
+            after: int | None, name: str) -> Iterator[av.VideoFrame]:
+    """The decoded frames from `video.start_s` (or after the source timestamp `after`, where
+    a resumed run goes on) up to `video.end_s`, seeking to the keyframe before the first."""
+    time_base = vin.time_base
+    if after is not None or video.start_s > 0:
+        inp.seek(after if after is not None else int(video.start_s / time_base),
+                 stream=vin, backward=True)
+    for packet in inp.demux(vin):
+        for frame in packet.decode():
+            if frame.pts is None:
+                raise VideoError(f"{name}: its frames carry no timestamps (a raw stream?); "
+                                 "put it in a container first (.mkv)")
+            if after is not None and frame.pts <= after:
+                continue
+            at = float(frame.pts * time_base)  # as the seconds given are: 10/50 < 0.2
+            if at < video.start_s:
+                continue
+            if video.end_s is not None and at >= video.end_s:
+                return
+            yield frame
 
 
-def _seconds(item: av.VideoFrame | av.Packet) -> float:
-    return float((item.pts or 0) * item.time_base)
+def _expected_frames(info: VideoInfo, video: VideoConfig) -> int:
+    """The frame count for progress: the container's, or estimated from a trimmed range."""
+    if not video.start_s and video.end_s is None:
+        return info.frames
+    end = min(video.end_s or math.inf, info.duration_s or math.inf)
+    return max(math.ceil((end - video.start_s) * info.fps), 0) if math.isfinite(end) else 0
 
 
-def _muxer(path: Path) -> str | None:
-    return {".m4v": "mp4", ".mkv": "matroska"}.get(path.suffix.lower())
+class _SegmentWriter:
+    """Encodes upscaled frames into the parts folder's next segment file; at `_CUT` the
+    segment is finished (encoder flushed, file closed, recorded in the manifest)."""
 
+    def __init__(self, store: Parts, video: VideoConfig, colour: Colour,
+                 size: tuple[int, int], vin: av.stream.Stream) -> None:
+        self.store, self.video, self.colour, self.size = store, video, colour, size
+        self.time_base: Fraction = vin.time_base
+        self.rate = vin.average_rate or vin.guessed_rate
+        self.out: av.container.OutputContainer | None = None
+        self.first_pts = self.last_pts = self.count = 0
 
-@dataclass(frozen=True)
-class Colour:
-    """The YUV <-> RGB conversion of a clip, the same both ways, and its tags for the output.
+    def handle(self, item: av.VideoFrame | object) -> None:
+        if item is _CUT:
+            self._finish()
+            return
+        assert isinstance(item, av.VideoFrame)
+        if self.out is None:
+            self._start(item.pts)
+        assert self.out is not None
+        self.last_pts, self.count = item.pts, self.count + 1
+        item.pts -= self.first_pts  # see sr_engine.video.parts: segments start at 0
+        self.out.mux(self.stream.encode(item))
 
-    An untagged clip is read as players read it: BT.709 from 720 rows up, BT.601 below, and
-    limited range; the output is tagged with what was used, since an upscaled SD clip becomes
-    HD and would otherwise be read with the other matrix. Clips of more than 8 bits go through
-    16-bit RGB and stay 10-bit where the encoder can (x264, x265; not this VP9 build)."""
+    def _start(self, first_pts: int) -> None:
+        self.out = av.open(str(self.store.next_file()), "w")
+        stream = self.out.add_stream(ENCODERS[self.video.codec], rate=self.rate)
+        stream.height, stream.width = self.size
+        stream.pix_fmt = self.colour.yuv
+        # The input's time base for the stream and the encoder: each frame keeps its own
+        # timestamp (variable frame rates too; 1/fps would merge close ones).
+        stream.time_base = stream.codec_context.time_base = self.time_base
+        stream.options = {"crf": str(self.video.crf)}
+        self.colour.tag(stream.codec_context)
+        self.stream, self.first_pts, self.count = stream, first_pts, 0
 
-    matrix: int  # a swscale Colorspace: 1 BT.709, 5 BT.601, 7 SMPTE 240M, 9 BT.2020
-    color_range: int  # 1 limited (MPEG), 2 full (JPEG)
-    primaries: int
-    trc: int
-    yuv: str = "yuv420p"  # the output's pixel format
-    rgb: str = "rgb24"  # what the model sees: rgb24, or rgb48le for deeper clips
+    def _finish(self) -> None:
+        if self.out is None:
+            return
+        self.out.mux(self.stream.encode(None))
+        self.out.close()
+        self.out = None
+        self.store.add(Segment(self.store.next_file().name, self.first_pts, self.last_pts,
+                               self.count))
 
-    @classmethod
-    def of(cls, info: VideoInfo, encoder: str) -> Colour:
-        matrix = _MATRICES.get(info.colorspace) or (1 if info.height >= 720 else 5)
-        deep = _bits(info.pix_fmt) > 8 and "yuv420p10le" in {
-            f.name for f in av.codec.Codec(encoder, "w").video_formats}
-        return cls(matrix, info.color_range or 1, info.color_primaries, info.color_trc,
-                   *(("yuv420p10le", "rgb48le") if deep else ("yuv420p", "rgb24")))
-
-    def tag(self, ctx: av.codec.context.CodecContext) -> None:
-        ctx.colorspace = _TAG_OF_MATRIX[self.matrix]
-        ctx.color_range = self.color_range
-        ctx.color_primaries, ctx.color_trc = self.primaries, self.trc
-
-
-# AVColorSpace -> swscale's matrices; and back, for the output's tag.
-_MATRICES = {1: 1, 4: 4, 5: 5, 6: 5, 7: 7, 9: 9, 10: 9}
-_TAG_OF_MATRIX = {1: 1, 4: 4, 5: 6, 7: 7, 9: 9}
-
-
-def _bits(pix_fmt: str) -> int:
-    try:
-        return max(c.bits for c in av.VideoFormat(pix_fmt).components)
-    except (ValueError, av.FFmpegError):
-        return 8
+    def abandon(self) -> None:
+        """Close a segment left unfinished (an error or interruption); the parts folder
+        drops its file when next opened."""
+        if self.out is not None:
+            self.out.close()
+            self.out = None
 
 
 def _even(n: int) -> int:

@@ -20,55 +20,13 @@ from sr_engine.progress import ProgressEvent
 from sr_engine.video import upscale as upscale_module
 from sr_engine.video.io import probe
 from sr_engine.video.upscale import VideoConfig, upscale_video
-
-TIME_BASE = Fraction(1, 50)
-PTS = [0, 2, 4, 5, 9, 10, 12, 17, 18, 20]  # variable frame timing, in 1/50 s
+from tests.engine.clips import PTS, TIME_BASE, audio_packets, make_clip, timestamps
 
 
 @pytest.fixture(autouse=True, params=["threads", "inline"])
 def pipeline(request, monkeypatch):
     """Every test runs with decode/encode threads and without (what a 2-core CPU uses)."""
     monkeypatch.setattr(upscale_module, "spare_core", lambda device: request.param == "threads")
-
-
-def make_clip(path: Path, *, audio: bool = True, video: bool = True, rotation: int = 0) -> Path:
-    with av.open(str(path), "w") as out:
-        if video:  # every stream is added before the first packet writes the header
-            v = out.add_stream("libx264", rate=25)
-            v.width, v.height, v.pix_fmt = 48, 32, "yuv420p"
-            v.time_base = v.codec_context.time_base = TIME_BASE
-            if rotation:
-                v.set_display_rotation(rotation)
-        if audio:
-            a = out.add_stream("aac", rate=48000)
-            a.layout = "mono"
-        if video:
-            for i, pts in enumerate(PTS):
-                pixels = np.zeros((32, 48, 3), np.uint8)
-                pixels[:, (5 * i) % 48] = 255
-                pixels[..., 1] = 20 * i
-                frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
-                frame.pts, frame.time_base = pts, TIME_BASE
-                out.mux(v.encode(frame))
-            out.mux(v.encode(None))
-        if audio:
-            t = np.arange(48000 // 2) / 48000
-            samples = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None]
-            frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")
-            frame.sample_rate, frame.pts = 48000, 0
-            out.mux(a.encode(frame))
-            out.mux(a.encode(None))
-    return path
-
-
-def _timestamps(path: Path) -> list[Fraction]:
-    with av.open(str(path)) as c:
-        return [f.pts * f.time_base for f in c.decode(video=0)]
-
-
-def _audio_packets(path: Path) -> list[bytes]:
-    with av.open(str(path)) as c:
-        return [bytes(p) for p in c.demux(c.streams.audio[0]) if p.dts is not None]
 
 
 def test_upscaling_keeps_frames_timestamps_rotation_and_audio(tmp_path):
@@ -79,8 +37,8 @@ def test_upscaling_keeps_frames_timestamps_rotation_and_audio(tmp_path):
     info = probe(result.dst)
     assert (info.width, info.height, info.rotation) == (96, 64, 90)
     assert result.frames == len(PTS) == info.frames
-    assert _timestamps(result.dst) == _timestamps(src) == [p * TIME_BASE for p in PTS]
-    assert _audio_packets(result.dst) == _audio_packets(src)  # copied, not re-encoded
+    assert timestamps(result.dst) == timestamps(src) == [p * TIME_BASE for p in PTS]
+    assert audio_packets(result.dst) == audio_packets(src)  # copied, not re-encoded
     encoded = [e for e in events if e.stage == "encoding"]
     assert [e.current for e in encoded] == list(range(1, len(PTS) + 1))
     assert all(e.total == len(PTS) for e in encoded) and events[-1].stage == "done"
@@ -118,10 +76,10 @@ def test_odd_sizes_lose_one_row_where_4_2_0_needs_an_even_one(tmp_path):
 def test_a_preview_is_the_clips_start_with_its_audio(tmp_path):
     src = make_clip(tmp_path / "clip.mp4")
     result = upscale_video(src, tmp_path / "start.mp4", UpscaleConfig(scale=2),
-                           VideoConfig(preview_s=0.2))
-    assert _timestamps(result.dst) == [p * TIME_BASE for p in PTS if p * TIME_BASE < Fraction(1, 5)]
-    audio = _audio_packets(result.dst)
-    assert 0 < len(audio) < len(_audio_packets(src)) and audio == _audio_packets(src)[:len(audio)]
+                           VideoConfig(end_s=0.2))
+    assert timestamps(result.dst) == [p * TIME_BASE for p in PTS if p * TIME_BASE < Fraction(1, 5)]
+    audio = audio_packets(result.dst)
+    assert 0 < len(audio) < len(audio_packets(src)) and audio == audio_packets(src)[:len(audio)]
 
 
 def test_bad_clips_are_one_clear_error_and_leave_nothing(tmp_path):

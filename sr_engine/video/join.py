@@ -1,0 +1,107 @@
+"""`join`: the finished segments of an upscaled clip (sr_engine.video.parts) and the source's
+audio and subtitle streams, muxed into one file.
+
+Video packets are taken as the encoder wrote them (no re-encoding), back on the source's
+timestamps; audio and subtitle packets are copied from the source bit for bit. The two are
+merged in time order, so the muxer never buffers more than a few packets.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+from sr_engine.errors import VideoError
+from sr_engine.video.io import opened
+from sr_engine.video.parts import Parts
+
+Timed = tuple[float, av.Packet]  # (decode time in seconds, packet)
+
+
+def join(src: Path, parts: Parts, tmp: Path, *, rotation: int, name: str,
+         start: int | None, end_s: float | None) -> None:
+    """Mux `parts`' segments and `src`'s audio/subtitles into `tmp` (format from its
+    extension). `start`: the source timestamp that becomes 0 (a trimmed clip starts at its
+    first frame), None to keep the source's timestamps; copied packets before it, and from
+    `end_s` on, are left out."""
+    with opened(src) as inp, opened(tmp, "w", format=muxer(tmp)) as out, \
+            opened(parts.folder / parts.segments[0].file) as first:
+        time_base = inp.streams.video[0].time_base
+        vout = out.add_stream_from_template(first.streams.video[0])
+        vout.time_base = time_base
+        if rotation:
+            vout.set_display_rotation(rotation)
+        copied = {s.index: copy_stream(out, s, name=name)
+                  for s in inp.streams if s.type in ("audio", "subtitle")}
+        video = _video_packets(parts, vout, start or 0)
+        others = _copied_packets(inp, copied, None if start is None
+                                 else Fraction(start) * time_base, end_s)
+        for _, packet in heapq.merge(video, others, key=lambda timed: timed[0]):
+            out.mux(packet)
+
+
+def _video_packets(parts: Parts, vout: av.stream.Stream, start: int) -> Iterator[Timed]:
+    time_base = vout.time_base
+    last_dts: int | None = None
+    for segment in parts.segments:
+        with opened(parts.folder / segment.file) as container:
+            stream = container.streams.video[0]
+            # The MP4 muxer may have chosen a finer time base than the source's (it raises
+            # small ones to 10,000+ by doubling): scaling back is exact.
+            ratio = Fraction(stream.time_base) / time_base
+            shift = segment.first_pts - start
+            for packet in container.demux(stream):
+                if packet.dts is None:  # the demuxer's end-of-stream marker
+                    continue
+                pts = round(packet.pts * ratio) + shift
+                dts = round(packet.dts * ratio) + shift
+                if last_dts is not None and dts <= last_dts:
+                    # x264 extrapolates a segment's first decode times from its first frame
+                    # durations; with a variable rate they can touch the last segment's.
+                    dts = min(last_dts + 1, pts)
+                last_dts = dts
+                packet.pts, packet.dts, packet.time_base = pts, dts, time_base
+                packet.stream = vout
+                yield float(dts * time_base), packet
+
+
+def _copied_packets(inp: av.container.InputContainer, copied: dict[int, av.stream.Stream],
+                    start: Fraction | None, end_s: float | None) -> Iterator[Timed]:
+    """The packets to copy, moved back by `start` seconds (from which they are kept: before
+    it they belong to trimmed frames). Untrimmed, all are kept: AAC's first packets have
+    negative times, its encoder priming."""
+    if not copied:
+        return
+    offset = start or Fraction(0)
+    for packet in inp.demux(*(inp.streams[i] for i in copied)):
+        if packet.dts is None:
+            continue
+        at = packet.dts * packet.time_base
+        if (start is not None and at < start) or (end_s is not None and float(at) >= end_s):
+            continue
+        shift = round(offset / packet.time_base)
+        packet.pts = None if packet.pts is None else packet.pts - shift
+        packet.dts -= shift
+        packet.stream = copied[packet.stream.index]
+        yield float(at - offset), packet
+
+
+def copy_stream(out: av.container.OutputContainer, stream: av.stream.Stream, *,
+                name: str) -> av.stream.Stream:
+    """An output stream that takes `stream`'s packets as they are; a container that cannot
+    hold that codec (AAC in WebM, SubRip in MP4) is a clear error, not FFmpeg's."""
+    try:
+        return out.add_stream_from_template(stream)
+    except ValueError:
+        raise VideoError(f"{name}: a {out.format.name} file cannot hold the clip's "
+                         f"{stream.type} stream ({stream.codec_context.name}), copied as it "
+                         "is; write .mkv, which holds any") from None
+
+
+def muxer(path: Path) -> str | None:
+    """FFmpeg's muxer for an extension it does not guess."""
+    return {".m4v": "mp4", ".mkv": "matroska"}.get(path.suffix.lower())
