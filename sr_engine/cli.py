@@ -64,14 +64,21 @@ def cmd_upscale(args: argparse.Namespace) -> int:
 def _upscale_video(args: argparse.Namespace, config: UpscaleConfig, bar: BarProgress) -> int:
     from sr_engine.video.upscale import VideoConfig, upscale_video
 
+    end = args.end if args.preview is None else args.start + args.preview
+    video = VideoConfig(codec=args.codec, crf=args.crf, start_s=args.start, end_s=end,
+                        segment_s=args.segment)
     try:
-        r = upscale_video(args.inputs[0], args.output, config,
-                          VideoConfig(codec=args.codec, crf=args.crf, preview_s=args.preview),
-                          progress=bar)
+        r = upscale_video(args.inputs[0], args.output, config, video, progress=bar)
+    except KeyboardInterrupt:
+        bar.close()
+        print("sr-engine: the finished segments are kept; run the same command again to "
+              "resume after them", file=sys.stderr)
+        raise
     finally:
         bar.close()
-    print(f"{r.src} -> {r.dst} ({r.output_size[0]}x{r.output_size[1]}, {r.frames} frames, "
-          f"{r.seconds:.2f} s)")
+    resumed = f", {r.resumed} of them from an interrupted run" if r.resumed else ""
+    print(f"{r.src} -> {r.dst} ({r.output_size[0]}x{r.output_size[1]}, {r.frames} frames"
+          f"{resumed}, {r.seconds:.2f} s)")
     return 0
 
 
@@ -305,8 +312,15 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--codec", choices=["h264", "h265", "vp9"], default="h264",
                     help="video codec of an upscaled clip (audio and subtitles are copied)")
     up.add_argument("--crf", type=int, default=18, help="video quality: lower is better")
+    up.add_argument("--start", type=float, default=0.0, metavar="SECONDS",
+                    help="a clip from this time on (the output starts at 0)")
+    up.add_argument("--end", type=float, default=None, metavar="SECONDS",
+                    help="a clip up to this time")
     up.add_argument("--preview", type=float, default=None, metavar="SECONDS",
-                    help="a clip's first SECONDS only (to judge a model quickly)")
+                    help="SECONDS of a clip from --start only (to judge a model quickly)")
+    up.add_argument("--segment", type=float, default=60.0, metavar="SECONDS",
+                    help="seconds of work kept at a time: an interrupted clip resumes after "
+                         "its last finished segment")
     up.set_defaults(func=cmd_upscale)
 
     tr = sub.add_parser("train", help="train a model from a TOML recipe")
