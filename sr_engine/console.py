@@ -36,7 +36,8 @@ class BarProgress:
                 desc = f"{self.label} {event.stage}".strip()
                 # initial: a bar that opens mid-way (training again after a validation, or a
                 # resumed run) counts its rate and ETA from here, not from step 0 in no time.
-                self._bar = tqdm(total=event.total, initial=event.current, desc=desc, unit="",
+                self._bar = tqdm(total=event.total, initial=event.current, desc=desc,
+                                 unit=" frames" if event.stage == "encoding" else "",
                                  file=sys.stderr, dynamic_ncols=True, leave=False)
         if self._bar is not None:
             self._bar.n = event.current

@@ -106,11 +106,14 @@ class Reporter:
         self._start_count = start
         self._t0 = self.sent = time.monotonic()  # `sent`: when this reporter last emitted
 
+    def rate(self) -> float:
+        """Units per second since this reporter started (0 before the first)."""
+        return (self.current - self._start_count) / max(time.monotonic() - self._t0, 1e-9)
+
     def eta(self) -> float | None:
-        done = self.current - self._start_count
-        if not self.total or done <= 0:
+        rate = self.rate()
+        if not self.total or rate <= 0:
             return None
-        rate = done / max(time.monotonic() - self._t0, 1e-9)
         return max(self.total - self.current, 0) / rate
 
     def emit(self, message: str = "", metrics: Mapping[str, float] | None = None) -> None:

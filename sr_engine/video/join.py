@@ -30,9 +30,12 @@ def join(src: Path, parts: Parts, tmp: Path, *, rotation: int, name: str,
     `end_s` on, are left out."""
     with opened(src) as inp, opened(tmp, "w", format=muxer(tmp)) as out, \
             opened(parts.folder / parts.segments[0].file) as first:
-        time_base = inp.streams.video[0].time_base
+        vin = inp.streams.video[0]
+        time_base = vin.time_base
         vout = out.add_stream_from_template(first.streams.video[0])
+        # The source's rate, not a segment's: Matroska writes it as each frame's duration.
         vout.time_base = time_base
+        vout.codec_context.framerate = vin.average_rate or vin.guessed_rate
         if rotation:
             vout.set_display_rotation(rotation)
         copied = {s.index: copy_stream(out, s, name=name)
@@ -64,7 +67,9 @@ def _video_packets(parts: Parts, vout: av.stream.Stream, start: int) -> Iterator
                     # durations; with a variable rate they can touch the last segment's.
                     dts = min(last_dts + 1, pts)
                 last_dts = dts
+                duration = round(packet.duration * ratio) if packet.duration else None
                 packet.pts, packet.dts, packet.time_base = pts, dts, time_base
+                packet.duration = duration
                 packet.stream = vout
                 yield float(dts * time_base), packet
 

@@ -205,7 +205,9 @@ def _encode(src: Path, info: VideoInfo, model: LoadedModel, config: UpscaleConfi
         try:
             for frame in reader:  # with threads, decoding and encoding run beside the model
                 writer.put(_upscaled(frame, model, config, colour, size))
-                reporter.advance(message=f"frame {reporter.current + 1}/{total or '?'}")
+                reporter.current += 1
+                reporter.emit(f"frame {reporter.current}/{total or '?'}",
+                              {"fps": reporter.rate()})
                 if time.monotonic() >= cut_at:
                     writer.put(_CUT)
                     cut_at = time.monotonic() + video.segment_s
@@ -248,11 +250,12 @@ def _frames(inp: av.container.InputContainer, vin: av.stream.Stream, video: Vide
 
 
 def _expected_frames(info: VideoInfo, video: VideoConfig) -> int:
-    """The frame count for progress: the container's, or estimated from a trimmed range."""
-    if not video.start_s and video.end_s is None:
+    """The frame count for progress: the container's, or (Matroska and WebM do not say, and
+    a trimmed clip has fewer) estimated from the duration and frame rate."""
+    if info.frames and not video.start_s and video.end_s is None:
         return info.frames
     end = min(video.end_s or math.inf, info.duration_s or math.inf)
-    return max(math.ceil((end - video.start_s) * info.fps), 0) if math.isfinite(end) else 0
+    return max(round((end - video.start_s) * info.fps), 1) if math.isfinite(end) else 0
 
 
 class _SegmentWriter:

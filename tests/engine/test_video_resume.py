@@ -6,6 +6,7 @@ at 0 with the audio that belongs to its frames."""
 from __future__ import annotations
 
 import json
+import re
 from fractions import Fraction
 from pathlib import Path
 
@@ -132,4 +133,5 @@ def test_ctrl_c_in_the_cli_keeps_the_segments_and_says_so(tmp_path, capsys, monk
     assert "run the same command again to resume" in capsys.readouterr().err
     assert main(["-q", "upscale", str(src), "-o", str(tmp_path / "x2.mp4"), "--scale", "2"]) \
         == 0
-    assert "10 frames, 4 of them from an interrupted run" in capsys.readouterr().out
+    # 4 frames were done; with threads, the encoder may not have finished the 4th.
+    assert re.search(r"10 frames, [34] of them from an interrupted run", capsys.readouterr().out)
