@@ -26,4 +26,10 @@ def check_services(app_configs: object = None, **kwargs: object) -> list[Warning
     if not settings.SR_SERVE_STATIC and not settings.STATIC_ROOT:
         problems.append(Warning("SR_SERVE_STATIC is off but STATIC_ROOT is empty.",
                                 id="sr_studio.W003"))
+    if settings.SR_MAX_VIDEO_BYTES > settings.SR_MAX_REQUEST_BYTES:
+        problems.append(Warning(
+            "SR_MAX_VIDEO_BYTES is over SR_MAX_REQUEST_BYTES: larger videos are refused with "
+            "413 before the video limit is reached.",
+            hint="Raise SR_MAX_REQUEST_BYTES (and nginx's client_max_body_size) with it.",
+            id="sr_studio.W004"))
     return problems

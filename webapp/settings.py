@@ -178,6 +178,20 @@ SR_MAX_PIXELS = env_int("SR_MAX_PIXELS", 40_000_000, minimum=64)
 SR_MAX_FILES = env_int("SR_MAX_FILES", 20, minimum=1)
 # An upscale whose output would be larger is refused before it is queued (400).
 SR_MAX_OUTPUT_PIXELS = env_int("SR_MAX_OUTPUT_PIXELS", 64_000_000, minimum=64)
+# Videos (.mp4, .m4v, .mov, .mkv, .webm) are probed at upload and refused there (400) when
+# over these: bytes, seconds, frames, pixels per input frame (the declared size), pixels per
+# upscaled frame. SR_VIDEO_CRF is the encoder's quality (lower is better, 18 ~ transparent).
+# A video job keeps a finished segment every SR_VIDEO_SEGMENT_SECONDS of work (the most a
+# worker crash loses: the rerun resumes after it; each segment starts with a keyframe), and
+# its page shows the newest segment's first frame, looked for every SR_VIDEO_PREVIEW_SECONDS.
+SR_MAX_VIDEO_BYTES = env_int("SR_MAX_VIDEO_BYTES", 190 * 1024 * 1024, minimum=1024)
+SR_MAX_VIDEO_SECONDS = env_int("SR_MAX_VIDEO_SECONDS", 600, minimum=1)
+SR_MAX_VIDEO_FRAMES = env_int("SR_MAX_VIDEO_FRAMES", 36_000, minimum=1)
+SR_MAX_VIDEO_PIXELS = env_int("SR_MAX_VIDEO_PIXELS", 1920 * 1080, minimum=64)
+SR_MAX_VIDEO_OUTPUT_PIXELS = env_int("SR_MAX_VIDEO_OUTPUT_PIXELS", 3840 * 2160, minimum=64)
+SR_VIDEO_CRF = env_int("SR_VIDEO_CRF", 18, minimum=0)
+SR_VIDEO_SEGMENT_SECONDS = env_int("SR_VIDEO_SEGMENT_SECONDS", 10, minimum=1)
+SR_VIDEO_PREVIEW_SECONDS = env_int("SR_VIDEO_PREVIEW_SECONDS", 5, minimum=1)
 SR_DEVICE = env_str("SR_DEVICE", "auto")
 if SR_DEVICE not in ("auto", "cpu", "cuda"):
     raise ImproperlyConfigured(f"SR_DEVICE={SR_DEVICE!r}: expected auto, cpu or cuda")

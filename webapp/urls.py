@@ -34,6 +34,7 @@ urlpatterns = [
     path("jobs/<uuid:job_id>/retry", jv.job_retry_view, name="job_retry"),
     path("jobs/<uuid:job_id>/result/", iv.result, name="result"),
     path("jobs/<uuid:job_id>/file/<str:which>", iv.result_file, name="result_file"),
+    path("jobs/<uuid:job_id>/frame.jpg", iv.result_frame, name="result_frame"),
     path("jobs/<uuid:job_id>/add-to-gallery", gv.gallery_add, name="gallery_add"),
     path("galleries/", gv.gallery_list, name="gallery_list"),
     path("galleries/<int:gallery_id>/", gv.gallery_detail, name="gallery_detail"),

@@ -15,13 +15,33 @@
     var field = function (name) { return el.querySelector('[data-field="' + name + '"]'); };
     var ws = null, delay = 1000, pollTimer = null, finished = false;
 
+    var previewAt = null;
+
+    function unit(stage) {
+      if (stage === "tiling") return "tile ";
+      return stage === "encoding" && el.dataset.media === "video" ? "frame " : "";
+    }
+
+    // A video job's latest upscaled frame: loaded again when the worker made a new one.
+    function preview(metrics) {
+      var img = field("preview");
+      if (!img || !metrics.preview || metrics.preview === previewAt) return;
+      previewAt = metrics.preview;
+      img.src = img.dataset.src + "?v=" + encodeURIComponent(previewAt);
+      img.hidden = false;
+    }
+
     function render(job) {
       var p = job.progress || {};
+      var metrics = p.metrics || {};
       el.dataset.status = job.status;
       field("status").textContent = job.status;
       field("stage").textContent = p.stage || "";
-      field("count").textContent = p.total ? (p.stage === "tiling" ? "tile " : "") +
-        p.current + "/" + p.total : "";
+      field("count").textContent = p.total ? unit(p.stage) + p.current + "/" + p.total : "";
+      var fps = field("fps");
+      if (fps) fps.textContent = job.status === "running" && metrics.fps ?
+        metrics.fps.toFixed(1) + " fps" : "";
+      preview(metrics);
       field("eta").textContent = job.status === "running" ? eta(p.eta_s) : "";
       field("message").textContent = p.message || "";
       field("error").textContent = job.error || "";

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from webapp.images.services import OUTPUT_FORMATS
+from webapp.images.videos import CODECS
 from webapp.jobs.models import JobStatus
 
 _ERROR = {"description": "Error", "content": {"application/json": {
@@ -41,6 +42,8 @@ SCHEMAS = {
             "id": {"type": "string", "format": "uuid"}, "kind": {"type": "string"},
             "status": {"type": "string", "enum": [s.value for s in JobStatus]},
             "model": {"type": ["string", "null"]}, "scale": {"type": ["integer", "null"]},
+            "media": {"type": ["string", "null"], "enum": ["image", "video", None]},
+            "frames": {"oneOf": [{"$ref": "#/components/schemas/Frames"}, {"type": "null"}]},
             "progress": {"$ref": "#/components/schemas/Progress"},
             "error": {"type": ["string", "null"]},
             "attempts": {"type": "integer", "description": "times a worker took the job"},
@@ -48,7 +51,9 @@ SCHEMAS = {
             "output": {"type": ["object", "null"],
                        "properties": {"width": {"type": "integer"},
                                       "height": {"type": "integer"},
-                                      "format": {"type": "string"}}},
+                                      "format": {"type": "string"},
+                                      "codec": {"type": "string", "description": "videos"},
+                                      "frames": {"type": "integer", "description": "videos"}}},
             "output_url": {"type": ["string", "null"], "format": "uri"},
             "timings": {"type": ["object", "null"], "description":
                         "seconds per part of a done upscale: load (model from the worker's "
@@ -61,6 +66,13 @@ SCHEMAS = {
             "created_at": {"type": "string", "format": "date-time"},
             "started_at": {"type": ["string", "null"], "format": "date-time"},
             "finished_at": {"type": ["string", "null"], "format": "date-time"}}},
+    "Frames": {
+        "type": "object", "description": "a video job's frames: done and in all (null when "
+        "the clip does not say), frames per second and seconds left while it runs",
+        "properties": {"done": {"type": ["integer", "null"]},
+                       "total": {"type": ["integer", "null"]},
+                       "fps": {"type": ["number", "null"]},
+                       "eta_s": {"type": ["number", "null"]}}},
     "Model": {"type": "object", "properties": {
         "id": {"type": "string"}, "label": {"type": "string"},
         "scales": {"type": "array", "items": {"type": "integer"}},
@@ -148,10 +160,19 @@ def openapi_schema(server: str) -> dict:
                             "type": "array",
                             "items": {"$ref": "#/components/schemas/Job"}}}}}}}}},
                 "post": {
-                    "summary": "Upscale an image",
+                    "summary": "Upscale an image or a video (.mp4, .m4v, .mov, .mkv, .webm: "
+                               "probed and held to the video limits before it is queued)",
                     "requestBody": {"required": True, "content": {"multipart/form-data": {
-                        "schema": {"type": "object", "required": ["image"], "properties": {
+                        "schema": {"type": "object", "properties": {
                             "image": {"type": "string", "format": "binary"},
+                            "video": {"type": "string", "format": "binary",
+                                      "description": "instead of 'image'"},
+                            "codec": {"type": "string", "enum": list(CODECS),
+                                      "description": "videos: the output's video codec "
+                                      "(default: h264, vp9 for WebM)"},
+                            "crf": {"type": "integer", "minimum": 0, "maximum": 63,
+                                    "description": "videos: encoder quality, lower is "
+                                    "better (default SR_VIDEO_CRF)"},
                             "model": {"type": "string", "default": "bicubic",
                                       "description": "an id from GET /api/v1/models"},
                             "scale": {"type": "integer", "default": 4},
@@ -186,8 +207,9 @@ def openapi_schema(server: str) -> dict:
                 "responses": {"200": _json("Job", "The job, queued again"), "404": _ERROR,
                               "409": _ERROR, "429": _ERROR, "503": _ERROR}}},
             "/api/v1/jobs/{id}/output": {"get": {
-                "summary": "Download the upscaled image", "parameters": [_JOB_ID],
-                "responses": {"200": {"description": "The image file"}, "404": _ERROR}}},
+                "summary": "Download the upscaled image or video", "parameters": [_JOB_ID],
+                "responses": {"200": {"description": "The file (Range requests answered "
+                                                     "with 206)"}, "404": _ERROR}}},
             **TRAINING_PATHS,
             "/api/v1/models": {"get": {
                 "summary": "Models you can use", "responses": {"200": {

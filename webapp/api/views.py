@@ -13,7 +13,8 @@ from webapp.api.auth import api_error, api_methods, token_required
 from webapp.api.openapi import openapi_schema
 from webapp.images.catalog import model_catalog, model_resolve
 from webapp.images.files import result_file_response
-from webapp.images.selectors import result_get_for_user
+from webapp.images.ranges import byte_ranges
+from webapp.images.selectors import result_get_for_user, video_progress
 from webapp.images.services import (
     OUTPUT_FORMATS,
     result_delete,
@@ -29,9 +30,12 @@ from webapp.jobs.services import job_cancel, job_retry
 def job_representation(request: HttpRequest, job: Job) -> dict:
     result = getattr(job, "image_result", None)
     done = job.status == "done"
+    video = result is not None and result.upload.is_video
     return {
         "id": str(job.id), "kind": job.kind, "status": job.status,
         "model": result.model if result else None, "scale": result.scale if result else None,
+        "media": result.upload.media if result else None,
+        "frames": video_progress(job=job, upload=result.upload) if video else None,
         "progress": job.progress, "error": job.error or None, "attempts": job.attempts,
         "metrics": job.result.get("metrics") if done else None,
         "output": job.result.get("output") if done else None,
@@ -43,6 +47,15 @@ def job_representation(request: HttpRequest, job: Job) -> dict:
         "started_at": job.started_at.isoformat() if job.started_at else None,
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
     }
+
+
+def _parse_crf(raw: str | None) -> int | None:
+    if not raw:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"crf: expected an integer, got {raw!r}") from None
 
 
 def _parse_scale(raw: str | None) -> int:
@@ -59,11 +72,13 @@ def _parse_scale(raw: str | None) -> int:
 @api_methods("GET", "POST")
 def jobs(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
-        items = job_list_for_user(user=request.user).select_related("image_result")[:100]
+        items = job_list_for_user(user=request.user).select_related(
+            "image_result__upload")[:100]
         return JsonResponse({"jobs": [job_representation(request, j) for j in items]})
-    image = request.FILES.get("image")
+    # A video may come as 'video' or as 'image': its extension is what makes it one.
+    image = request.FILES.get("video") or request.FILES.get("image")
     if image is None:
-        return api_error(400, "image: a multipart file field 'image' is required")
+        return api_error(400, "image: a multipart file field 'image' (or 'video') is required")
     fmt = request.POST.get("format", "")
     if fmt not in OUTPUT_FORMATS:
         return api_error(400, f"format: expected one of {sorted(k for k in OUTPUT_FORMATS if k)}")
@@ -72,10 +87,12 @@ def jobs(request: HttpRequest) -> HttpResponse:
         scale = _parse_scale(request.POST.get("scale"))
         model_id = request.POST.get("model") or "bicubic"
         model_resolve(model_id, scale)
+        crf = _parse_crf(request.POST.get("crf"))
         submission_check(owner=request.user, files=[image, *([reference] if reference else [])],
                          jobs=1)
         _, (result,) = upload_queue(owner=request.user, file=image, model_ids=[model_id],
-                                    scale=scale, output_format=fmt, reference=reference)
+                                    scale=scale, output_format=fmt, reference=reference,
+                                    codec=request.POST.get("codec", ""), crf=crf)
     except (ConfigError, ImageRejected) as exc:
         return api_error(400, str(exc))
     return JsonResponse({"id": str(result.job_id), "status": "queued",
@@ -129,6 +146,7 @@ def job_retry_api(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
 
 @token_required
 @api_methods("GET")
+@byte_ranges
 def job_output(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     result = result_get_for_user(job_id=job_id, user=request.user)
     if result is None or result.job.status != "done":

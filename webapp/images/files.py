@@ -9,7 +9,7 @@ from django.http import FileResponse, Http404
 
 from webapp.images.models import Result, Upload
 
-RESULT_FILES = ("output", "bicubic", "download")
+RESULT_FILES = ("output", "bicubic", "download", "input", "poster")
 UPLOAD_FILES = ("original", "thumb")
 
 
@@ -28,7 +28,13 @@ def _stream(field: FieldFile, *, download_name: str | None = None) -> FileRespon
 
 
 def result_file_response(result: Result, which: str) -> FileResponse:
-    """`output` (browser-viewable: the preview when the output is TIFF), `bicubic`, `download`."""
+    """`output` (browser-viewable: the preview when the output is TIFF), `bicubic`, `download`;
+    for a video: `output` (the clip), `input` (the uploaded clip, for the players side by
+    side), `poster` (a frame of the output), `download`."""
+    if result.upload.is_video and which in ("output", "input", "poster"):
+        field = {"output": result.output, "input": result.upload.original,
+                 "poster": result.preview}[which]
+        return _stream(field)
     if which == "output":
         return _stream(result.preview or result.output)
     if which == "bicubic":

@@ -1,5 +1,6 @@
-"""The upload form: many images, one or more models, a scale, an output format, an optional
-reference. Per-file problems are not form errors: `upload_submit` reports them per file."""
+"""The upload form: many images or videos, one or more models, a scale, an output format (for
+images), a codec (for videos), an optional reference. Per-file problems are not form errors:
+`upload_submit` reports them per file."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from django import forms
 from django.conf import settings
 
 from sr_engine.errors import ConfigError
+from sr_engine.video import VIDEO_SUFFIXES
 from webapp.images.catalog import model_catalog, model_resolve
 from webapp.images.services import OUTPUT_FORMATS
+from webapp.images.videos import CODECS
 
 SCALES = (2, 3, 4, 8)
 
@@ -19,7 +22,8 @@ class MultipleFileInput(forms.ClearableFileInput):
 
 class MultipleFileField(forms.FileField):
     def __init__(self, *args: object, **kwargs: object) -> None:
-        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": "image/*"}))
+        kwargs.setdefault("widget", MultipleFileInput(attrs={
+            "accept": "image/*," + ",".join(VIDEO_SUFFIXES)}))
         super().__init__(*args, **kwargs)
 
     def clean(self, data: object, initial: object = None) -> list:
@@ -28,12 +32,17 @@ class MultipleFileField(forms.FileField):
 
 
 class UploadForm(forms.Form):
-    images = MultipleFileField(label="Images")
+    images = MultipleFileField(label="Images or videos")
     models = forms.MultipleChoiceField(label="Models", widget=forms.CheckboxSelectMultiple)
     scale = forms.TypedChoiceField(choices=[(s, f"x{s}") for s in SCALES], coerce=int,
                                    initial=4)
     output_format = forms.ChoiceField(choices=list(OUTPUT_FORMATS.items()), required=False,
                                       label="Output format")
+    codec = forms.ChoiceField(choices=[("", "the container's usual one"),
+                                       *((c, c.upper()) for c in CODECS)],
+                              required=False, label="Video codec",
+                              help_text="videos keep their container, frame rate, audio and "
+                                        "subtitles; H.265 does not play in every browser")
     reference = forms.FileField(required=False, label="Reference HR image (optional)",
                                 help_text="the true high-resolution image, for real PSNR/SSIM; "
                                           "only with a single upload")
@@ -47,9 +56,9 @@ class UploadForm(forms.Form):
     def clean_images(self) -> list:
         files = self.cleaned_data["images"]
         if not files:
-            raise forms.ValidationError("Choose at least one image.")
+            raise forms.ValidationError("Choose at least one image or video.")
         if len(files) > settings.SR_MAX_FILES:
-            raise forms.ValidationError(f"At most {settings.SR_MAX_FILES} images at once.")
+            raise forms.ValidationError(f"At most {settings.SR_MAX_FILES} files at once.")
         return files
 
     def clean(self) -> dict:

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from webapp.images import galleries
 from webapp.images.files import result_file_response
 from webapp.images.models import ShareLink
+from webapp.images.ranges import byte_ranges
 from webapp.images.selectors import (
     gallery_get_for_user,
     gallery_list_for_user,
@@ -130,6 +131,7 @@ def shared(request: HttpRequest, token: str) -> HttpResponse:
                    "token": token})
 
 
+@byte_ranges
 def shared_file(request: HttpRequest, token: str, job_id: uuid.UUID, which: str) -> HttpResponse:
     link = share_link_active(token=token)
     if link is None:

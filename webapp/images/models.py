@@ -15,8 +15,13 @@ from django.utils import timezone
 from webapp.jobs.models import Job
 
 
+class Media(models.TextChoices):
+    IMAGE = "image"
+    VIDEO = "video"
+
+
 class Upload(models.Model):
-    """One uploaded image (and its optional high-resolution reference)."""
+    """One uploaded image (and its optional high-resolution reference) or video clip."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
@@ -30,6 +35,9 @@ class Upload(models.Model):
     height = models.PositiveIntegerField()
     format = models.CharField(max_length=16)
     notes = models.JSONField(default=list, help_text="what was noticed about the file")
+    media = models.CharField(max_length=8, choices=Media.choices, default=Media.IMAGE)
+    # A clip's probe (sr_engine.video.io.VideoInfo.to_dict(): fps, frames, duration_s, ...).
+    video = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -37,6 +45,10 @@ class Upload(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_video(self) -> bool:
+        return self.media == Media.VIDEO
 
 
 class Result(models.Model):
@@ -49,7 +61,8 @@ class Result(models.Model):
     scale = models.PositiveSmallIntegerField()
     output = models.FileField(max_length=500, blank=True)
     bicubic = models.FileField(max_length=500, blank=True)
-    # A browser-friendly copy when the output format is not one browsers show (TIFF).
+    # A browser-friendly copy when the output format is not one browsers show (TIFF); for a
+    # video, its last upscaled preview frame (a small JPEG, the players' poster).
     preview = models.FileField(max_length=500, blank=True)
 
     def __str__(self) -> str:

@@ -16,8 +16,10 @@ from sr_engine.errors import ImageError
 from sr_engine.inference import UpscaleConfig, upscale_file
 from sr_engine.progress import emit
 from webapp.images.catalog import BICUBIC
+from webapp.images.model_cache import cached_model
 from webapp.images.models import Result
-from webapp.images.services import output_suffix
+from webapp.images.services import output_suffix, result_folder
+from webapp.images.video_runner import video_produce
 from webapp.jobs.runners import json_float
 
 if TYPE_CHECKING:
@@ -26,30 +28,6 @@ if TYPE_CHECKING:
     from webapp.progress import JobProgress
 
 BROWSER_SUFFIXES = {"png", "jpg", "jpeg", "webp", "bmp"}
-
-# Loaded models stay in the worker process: loading weights costs more than a small image.
-# A checkpoint path is keyed with its file's mtime, size and inode too: a promoted model that was
-# deleted and promoted again under the same name has new weights at the same path.
-_MODEL_CACHE: dict[tuple[str, int, str], tuple[tuple[int, ...] | None, LoadedModel]] = {}
-
-
-def _file_stamp(name: str) -> tuple[int, ...] | None:
-    path = Path(name)
-    if not path.is_file():
-        return None  # a registry id (or a file that is gone: loading will say so)
-    stat = path.stat()
-    return stat.st_mtime_ns, stat.st_size, stat.st_ino
-
-
-def cached_model(name: str, scale: int, device: str) -> LoadedModel:
-    from sr_engine.zoo import load_model
-
-    key, stamp = (name, scale, device), _file_stamp(name)
-    cached = _MODEL_CACHE.get(key)
-    if cached is None or cached[0] != stamp:
-        _MODEL_CACHE[key] = (stamp, load_model(name, scale=scale, device=device))
-    return _MODEL_CACHE[key][1]
-
 
 def _floats(metrics: dict) -> dict[str, float | None]:
     """Engine metric dicts as JSON-safe floats (non-numbers dropped, NaN/inf as None)."""
@@ -90,11 +68,15 @@ def _metrics(result: Result, model: LoadedModel, bicubic: LoadedModel,
 
 def upscale_run(job: Job, progress: JobProgress) -> dict:
     """Write output, bicubic baseline (and a preview) for the job's Result; return metrics.
-    On any failure or cancel the job's folder is removed: no half-made results stay behind."""
+    A video goes to `video_produce`. On any failure or cancel the job's folder is removed: no
+    half-made results stay behind. (A worker killed outright removes nothing: the rerun of a
+    video resumes from the finished segments kept there.)"""
     result = Result.objects.select_related("upload", "job").get(job=job)
-    folder = Path(settings.MEDIA_ROOT) / f"u{job.owner_id}" / "results" / str(job.id)
+    folder = result_folder(owner_id=job.owner_id, job_id=job.id)
     folder.mkdir(parents=True, exist_ok=True)
     try:
+        if result.upload.is_video:
+            return video_produce(result, job.params, folder, progress)
         return _produce(result, UpscaleConfig.from_dict(job.params), folder, progress)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)

@@ -9,6 +9,8 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from webapp.images.models import Gallery, Result, ShareLink, Upload
+from webapp.images.videos import frame_count
+from webapp.jobs.models import Job
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -32,6 +34,23 @@ def result_get_for_user(*, job_id: uuid.UUID, user: User) -> Result | None:
 
 def results_of_upload(*, upload: Upload) -> QuerySet[Result]:
     return upload.results.select_related("job").order_by("job__created_at")
+
+
+def video_progress(*, job: Job, upload: Upload) -> dict:
+    """Frames done and in all, frames per second and seconds left of a video job: from its
+    stored progress while frames are being upscaled, from its result once done. `total` is
+    None where the clip does not say how many frames it has."""
+    if job.status == "done":
+        frames = job.result.get("frames")
+        return {"done": frames, "total": frames, "fps": job.result.get("fps"), "eta_s": 0.0}
+    progress = job.progress or {}
+    if progress.get("stage") == "encoding":
+        return {"done": progress.get("current", 0), "total": progress.get("total") or None,
+                "fps": (progress.get("metrics") or {}).get("fps"),
+                "eta_s": progress.get("eta_s")}
+    total = frame_count(upload.video) or None  # before the first frame, or joining after
+    return {"done": total if progress.get("stage") == "saving" else 0, "total": total,
+            "fps": None, "eta_s": None}
 
 
 def gallery_list_for_user(*, user: AbstractBaseUser) -> QuerySet[Gallery]:

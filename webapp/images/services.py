@@ -17,8 +17,11 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from sr_engine.errors import ConfigError
+from sr_engine.video import is_video
+from webapp.images import videos
 from webapp.images.catalog import model_resolve
-from webapp.images.models import Result, Upload
+from webapp.images.frames import save_frame
+from webapp.images.models import Media, Result, Upload
 from webapp.images.validation import CheckedImage, ImageRejected, image_check, thumbnail_save
 from webapp.jobs.broker import queue_check
 from webapp.jobs.models import ACTIVE, Job
@@ -34,11 +37,10 @@ def _media(*parts: str) -> Path:
     return Path(settings.MEDIA_ROOT).joinpath(*parts)
 
 
-def _receive(file: UploadedFile, dst_dir: Path) -> tuple[Path, str]:
+def _receive(file: UploadedFile, dst_dir: Path, limit: int, what: str = "") -> tuple[Path, str]:
     """Stream an upload into a temp file beside its final place; returns (path, sha256)."""
-    if file.size is not None and file.size > settings.SR_MAX_UPLOAD_BYTES:
-        raise ImageRejected(f"{file.size:,} bytes is over the {settings.SR_MAX_UPLOAD_BYTES:,} "
-                            "byte limit")
+    if file.size is not None and file.size > limit:
+        raise ImageRejected(f"{file.size:,} bytes is over the {limit:,} byte limit{what}")
     dst_dir.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
     with tempfile.NamedTemporaryFile(dir=dst_dir, suffix=".part", delete=False) as out:
@@ -49,7 +51,7 @@ def _receive(file: UploadedFile, dst_dir: Path) -> tuple[Path, str]:
 
 
 def _store(file: UploadedFile, dst_dir: Path, stem: str) -> tuple[Path, str, CheckedImage]:
-    tmp, sha = _receive(file, dst_dir)
+    tmp, sha = _receive(file, dst_dir, settings.SR_MAX_UPLOAD_BYTES)
     try:
         checked = image_check(tmp, max_pixels=settings.SR_MAX_PIXELS,
                               display_name=file.name or "the image")
@@ -61,15 +63,37 @@ def _store(file: UploadedFile, dst_dir: Path, stem: str) -> tuple[Path, str, Che
     return final, sha, checked
 
 
+def _store_video(file: UploadedFile, dst_dir: Path) -> tuple[Path, str, videos.CheckedVideo]:
+    tmp, sha = _receive(file, dst_dir, settings.SR_MAX_VIDEO_BYTES, " for videos")
+    try:
+        checked = videos.video_check(tmp, display_name=file.name or "video.mp4")
+    except Exception:
+        tmp.unlink(missing_ok=True)
+        raise
+    final = dst_dir / f"original.{checked.suffix}"
+    tmp.replace(final)
+    return final, sha, checked
+
+
+def result_folder(*, owner_id: int, job_id: object) -> Path:
+    """Where a result's files are written (by the worker) and read from."""
+    return _media(f"u{owner_id}", "results", str(job_id))
+
+
 def _relative(path: Path) -> str:
     return str(path.relative_to(Path(settings.MEDIA_ROOT)))
 
 
 def upload_create(*, owner: AbstractBaseUser, file: UploadedFile,
                   reference: UploadedFile | None = None, scales: tuple[int, ...] = ()) -> Upload:
-    """Check and store one image (and its reference). ImageRejected says what is wrong."""
+    """Check and store one image (and its reference) or one video (by its extension).
+    ImageRejected (VideoRejected for a clip) says what is wrong."""
     upload_id = uuid.uuid4()
     folder = _media(f"u{owner.pk}", "uploads", str(upload_id))
+    if is_video(file.name or ""):
+        if reference is not None:
+            raise videos.VideoRejected("a reference image only works with an image upload")
+        return _video_upload_create(owner=owner, file=file, upload_id=upload_id, folder=folder)
     try:
         path, sha, checked = _store(file, folder, "original")
         thumb = folder / "thumb.png"
@@ -96,6 +120,21 @@ def upload_create(*, owner: AbstractBaseUser, file: UploadedFile,
         raise
 
 
+def _video_upload_create(*, owner: AbstractBaseUser, file: UploadedFile, upload_id: uuid.UUID,
+                         folder: Path) -> Upload:
+    try:
+        path, sha, checked = _store_video(file, folder)
+        thumb = folder / "thumb.jpg"
+        return Upload.objects.create(
+            id=upload_id, owner=owner, name=Path(file.name or "video").name[:255],
+            original=_relative(path), sha256=sha, width=checked.width, height=checked.height,
+            thumbnail=_relative(thumb) if save_frame(path, thumb, size=320) else "",
+            format=checked.format, notes=checked.notes, media=Media.VIDEO, video=checked.info)
+    except Exception:  # as for images: no orphan files
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
 def output_budget_check(*, width: int, height: int, scale: int) -> None:
     """ConfigError when an upscale's output is over SR_MAX_OUTPUT_PIXELS: the worker holds
     the output (and the metrics read it back) in memory, so a huge one is refused here."""
@@ -109,19 +148,30 @@ def output_budget_check(*, width: int, height: int, scale: int) -> None:
 
 
 def result_create(*, upload: Upload, model_id: str, scale: int, output_format: str = "",
-                  device: str | None = None, checked: bool = False) -> Result:
-    """Queue one upscale of `upload`; ConfigError for a bad model, scale, format or size.
+                  device: str | None = None, checked: bool = False, codec: str = "",
+                  crf: int | None = None) -> Result:
+    """Queue one upscale of `upload`; ConfigError for a bad model, scale, format or size
+    (for a video: a bad codec or CRF, or frames too large once upscaled).
     `checked`: submission_check already counted this job (see jobs.services.job_create)."""
     # Imported here: the engine pulls in torch, which pages that create no job never need.
     from sr_engine.inference import UpscaleConfig
 
     choice = model_resolve(model_id, scale)
-    output_budget_check(width=upload.width, height=upload.height, scale=scale)
+    if upload.is_video:
+        if output_format:
+            raise ConfigError("format: applies to images; a video keeps its container (pick "
+                              "a codec instead)")
+        videos.video_output_check(width=upload.width, height=upload.height, scale=scale)
+    else:
+        output_budget_check(width=upload.width, height=upload.height, scale=scale)
     config = UpscaleConfig(model=choice.engine_name, scale=scale, tile=settings.SR_TILE,
                            device=device or settings.SR_DEVICE,
                            format=output_format or None)
-    job = job_create(owner=upload.owner, kind="upscale", params=config.to_dict(),
-                     checked=checked)
+    params = config.to_dict()
+    if upload.is_video:
+        params = videos.video_params(config, videos.video_config(
+            original_name=upload.original.name, codec=codec, crf=crf))
+    job = job_create(owner=upload.owner, kind="upscale", params=params, checked=checked)
     return Result.objects.create(job=job, upload=upload, model=choice.id, scale=scale)
 
 
@@ -134,8 +184,8 @@ def submission_check(*, owner: AbstractBaseUser, files: list[UploadedFile], jobs
 
 
 def upload_queue(*, owner: AbstractBaseUser, file: UploadedFile, model_ids: list[str],
-                 scale: int, output_format: str = "",
-                 reference: UploadedFile | None = None) -> tuple[Upload, list[Result]]:
+                 scale: int, output_format: str = "", reference: UploadedFile | None = None,
+                 codec: str = "", crf: int | None = None) -> tuple[Upload, list[Result]]:
     """Store one image and queue one upscale per model, all or nothing: a refusal after
     the image was stored (bad model, output too large) removes its files again. Call it
     after `submission_check` of the whole submission, which makes the queue and job-limit
@@ -144,7 +194,8 @@ def upload_queue(*, owner: AbstractBaseUser, file: UploadedFile, model_ids: list
         upload = upload_create(owner=owner, file=file, reference=reference, scales=(scale,))
         try:
             results = [result_create(upload=upload, model_id=m, scale=scale,
-                                     output_format=output_format, checked=True)
+                                     output_format=output_format, checked=True,
+                                     codec=codec, crf=crf)
                        for m in model_ids]
         except BaseException:
             _remove([_media(f"u{owner.pk}", "uploads", str(upload.id))])
@@ -153,6 +204,8 @@ def upload_queue(*, owner: AbstractBaseUser, file: UploadedFile, model_ids: list
 
 
 def output_suffix(result: Result) -> str:
+    if result.upload.is_video:
+        return videos.output_suffix(result.upload.original.name)[1:]
     fmt = (result.job.params.get("format") or "").lower()
     return _SUFFIX.get(fmt, fmt) if fmt else Path(result.upload.original.name).suffix[1:]
 
@@ -170,18 +223,21 @@ class Submission:
 
 
 def upload_submit(*, owner: AbstractBaseUser, files: list[UploadedFile], model_ids: list[str],
-                  scale: int, output_format: str = "",
-                  reference: UploadedFile | None = None) -> Submission:
+                  scale: int, output_format: str = "", reference: UploadedFile | None = None,
+                  codec: str = "") -> Submission:
     """Store each file and queue one job per chosen model. A bad file is reported and
-    skipped; the good ones in the same submission still go through."""
+    skipped; the good ones in the same submission still go through. `output_format` is for
+    the images among them, `codec` for the videos."""
     submission_check(owner=owner, files=[*files, *([reference] if reference else [])],
                      jobs=len(files) * len(model_ids))
     outcome = Submission()
     for file in files:
         try:
+            video = is_video(file.name or "")
             outcome.accepted.append(upload_queue(
                 owner=owner, file=file, model_ids=model_ids, scale=scale,
-                output_format=output_format, reference=reference))
+                output_format="" if video else output_format,
+                reference=reference, codec=codec if video else ""))
         except (ImageRejected, ConfigError) as exc:
             outcome.rejected.append((file.name or "(unnamed)", str(exc)))
     return outcome

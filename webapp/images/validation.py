@@ -46,7 +46,7 @@ def _header(path: Path, max_pixels: int) -> tuple[str, int, int, str, int]:
         raise ImageRejected(f"not a readable image; upload {FORMAT_NAMES}") from None
 
 
-def _without_path(message: str, path: Path, display_name: str) -> str:
+def without_path(message: str, path: Path, display_name: str) -> str:
     """An engine error about `path` told about the user's file: the engine names the file
     it decoded, here a server temp file (`.../tmpab12.part`) the user never saw. Callers
     show the reason beside the file's name, so a leading "<temp name>: " goes away."""
@@ -74,7 +74,7 @@ def image_check(path: Path, *, max_pixels: int, display_name: str = "the image")
     try:
         picture = load_image(path, max_pixels=max_pixels)
     except ImageError as exc:
-        raise ImageRejected(_without_path(str(exc), path, display_name)) from None
+        raise ImageRejected(without_path(str(exc), path, display_name)) from None
     if frames > 1:
         notes.append(f"animated ({frames} frames): only the first frame is upscaled")
     if mode.startswith("CMYK"):

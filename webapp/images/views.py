@@ -6,14 +6,16 @@ import uuid
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from sr_engine.errors import ConfigError
 from webapp.images.files import result_file_response, upload_file_response
 from webapp.images.forms import UploadForm
+from webapp.images.frames import FRAME
 from webapp.images.models import Upload
+from webapp.images.ranges import byte_ranges
 from webapp.images.selectors import (
     gallery_list_for_user,
     result_get_for_user,
@@ -21,7 +23,7 @@ from webapp.images.selectors import (
     upload_get_for_user,
     upload_list_for_user,
 )
-from webapp.images.services import upload_delete, upload_submit
+from webapp.images.services import result_folder, upload_delete, upload_submit
 
 
 @login_required
@@ -39,7 +41,7 @@ def upload(request: HttpRequest) -> HttpResponse:
         outcome = upload_submit(owner=request.user, files=data["images"],
                                 model_ids=data["models"], scale=data["scale"],
                                 output_format=data["output_format"],
-                                reference=data.get("reference"))
+                                reference=data.get("reference"), codec=data["codec"])
         if not outcome.rejected:
             if len(outcome.results) == 1:
                 return redirect("job", job_id=outcome.results[0].job_id)
@@ -85,6 +87,7 @@ def upload_remove(request: HttpRequest, upload_id: uuid.UUID) -> HttpResponse:
 
 
 @login_required
+@byte_ranges
 def upload_file(request: HttpRequest, upload_id: uuid.UUID, which: str) -> HttpResponse:
     return upload_file_response(_upload_or_404(request, upload_id), which)
 
@@ -101,8 +104,24 @@ def result(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
 
 
 @login_required
+@byte_ranges
 def result_file(request: HttpRequest, job_id: uuid.UUID, which: str) -> HttpResponse:
     item = result_get_for_user(job_id=job_id, user=request.user)
     if item is None or item.job.status != "done":
         raise Http404("no such result")
     return result_file_response(item, which)
+
+
+@login_required
+def result_frame(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+    """A video job's latest preview frame, while it runs (and its poster once done)."""
+    item = result_get_for_user(job_id=job_id, user=request.user)
+    if item is None or not item.upload.is_video:
+        raise Http404("no such video job")
+    path = result_folder(owner_id=item.job.owner_id, job_id=item.job_id) / FRAME
+    try:
+        response = FileResponse(path.open("rb"), content_type="image/jpeg")
+    except FileNotFoundError:
+        raise Http404("no preview frame yet") from None
+    response["Cache-Control"] = "no-store"  # it changes while the job runs
+    return response
