@@ -188,6 +188,11 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         speed = [] if args.no_speed else bm.speed_rows(
             archs, args.scales, devices=args.devices, precisions=args.precisions,
             hr_size=args.speed_size, repeats=args.repeats, progress=bar)
+        run_video = not args.no_speed and args.video_frames > 0 and bm.VIDEO_SCALE in args.scales
+        video, left_out = bm.video_speed_rows(
+            archs, devices=args.devices, precisions=args.precisions,
+            size=args.video_size or bm.VIDEO_SIZE, frames=args.video_frames,
+            budget_s=args.video_budget, progress=bar) if run_video else ([], [])
         measured = perf.run_perf(args.perf_models, args.perf_sizes, rounds=args.perf_rounds,
                                  budget_s=args.perf_budget, progress=bar) if args.perf else None
     finally:
@@ -204,7 +209,8 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
             perf.keep(measured, Path(args.perf_json))
     text = bm.render_markdown(quality, speed, skipped, _command_line(args),
                               precision=pq.precision_table(reduced) if reduced else [],
-                              perf=perf.perf_markdown(measured) if measured else [])
+                              perf=perf.perf_markdown(measured) if measured else [],
+                              video=bm.video_speed_table(video, left_out))
     if args.out:
         from sr_engine.paths import atomic_write_text
 
@@ -255,6 +261,13 @@ def _tile(text: str) -> int | str:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected auto or a number of pixels, got {text!r}")\
             from None
+
+
+def _size(text: str) -> tuple[int, int]:
+    width, _, height = text.lower().partition("x")
+    if not (width.isdigit() and height.isdigit() and int(width) > 0 and int(height) > 0):
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT in pixels, got {text!r}")
+    return int(width), int(height)
 
 
 def _command_line(args: argparse.Namespace) -> str:
@@ -309,7 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default="auto",
                     help="auto: the fastest precision that keeps the model's quality here")
     up.add_argument("--format", default=None, help="output format (default: from extension)")
-    up.add_argument("--codec", choices=["h264", "h265", "vp9"], default="h264",
+    up.add_argument("--codec", choices=["h264", "h265", "vp9", "av1"], default="h264",
                     help="video codec of an upscaled clip (audio and subtitles are copied)")
     up.add_argument("--crf", type=int, default=18, help="video quality: lower is better")
     up.add_argument("--start", type=float, default=0.0, metavar="SECONDS",
@@ -358,6 +371,14 @@ def build_parser() -> argparse.ArgumentParser:
     bm.add_argument("--speed-size", type=int, default=192,
                     help="output edge of the speed test (LR = size / scale)")
     bm.add_argument("--repeats", type=int, default=3)
+    bm.add_argument("--video-frames", type=int, default=3,
+                    help="frames timed per model and precision in the video speed table (x4, "
+                         "run when 4 is among --scales; 0: no video table)")
+    bm.add_argument("--video-size", type=_size, default=None, metavar="WxH",
+                    help="input frame of the video speed table (default 854x480: 480p, 16:9)")
+    bm.add_argument("--video-budget", type=float, default=120.0, metavar="SECONDS",
+                    help="time no more frames of a model and precision after this long (one "
+                         "frame at least)")
     bm.add_argument("--precision-check", choices=["auto", "always", "never"], default="auto",
                     help="evaluate checkpoints in reduced precision too (auto: the one "
                          "precision auto would pick here)")

@@ -32,7 +32,9 @@ def join(src: Path, parts: Parts, tmp: Path, *, rotation: int, name: str,
             opened(parts.folder / parts.segments[0].file) as first:
         vin = inp.streams.video[0]
         time_base = vin.time_base
-        vout = out.add_stream_from_template(first.streams.video[0])
+        # opaque: the segment's codec context as it is (a new one would look for an encoder
+        # named after its decoder: libdav1d for AV1).
+        vout = out.add_stream_from_template(first.streams.video[0], opaque=True)
         # The source's rate, not a segment's: Matroska writes it as each frame's duration.
         vout.time_base = time_base
         vout.codec_context.framerate = vin.average_rate or vin.guessed_rate

@@ -6,7 +6,8 @@ core is spare, a thread decodes ahead of the model and another encodes behind it
 Kept from the input: every frame's timestamp (the output stream has the input's time base,
 so variable frame rates stay as they were), the frame count, the display rotation, and every
 audio and subtitle stream, copied packet for packet (bit-exact, no re-encoding). The video is
-encoded as H.264 (default), H.265 or VP9 at a CRF, in yuv420p (10-bit where the input is).
+encoded as H.264 (default), H.265, VP9 or AV1 (SVT-AV1) at a CRF, in yuv420p (10-bit where
+the input is).
 
 The video is encoded in segments of about `VideoConfig.segment_s` seconds of work, each kept
 in a parts folder once finished (sr_engine.video.parts); the segments and the copied streams
@@ -47,7 +48,7 @@ from sr_engine.video.parts import Parts, Segment
 from sr_engine.video.threads import Ahead, Behind, Inline, spare_core
 from sr_engine.zoo import LoadedModel, load_model, resolve_device
 
-ENCODERS = {"h264": "libx264", "h265": "libx265", "vp9": "libvpx-vp9"}
+ENCODERS = {"h264": "libx264", "h265": "libx265", "vp9": "libvpx-vp9", "av1": "libsvtav1"}
 
 
 @dataclass
@@ -59,7 +60,7 @@ class VideoConfig(StrictConfig):
     trimmed at the start begins at 0. `segment_s`: seconds of work between kept segments, the
     most an interruption can lose."""
 
-    codec: Literal["h264", "h265", "vp9"] = "h264"
+    codec: Literal["h264", "h265", "vp9", "av1"] = "h264"
     crf: int = 18
     max_output_pixels: int = 64_000_000
     start_s: float = 0.0
@@ -283,6 +284,8 @@ class _SegmentWriter:
         self.out.mux(self.stream.encode(item))
 
     def _start(self, first_pts: int) -> None:
+        # SVT-AV1 prints its settings to stderr unless told to keep to errors.
+        os.environ.setdefault("SVT_LOG", "1")
         self.out = av.open(str(self.store.next_file()), "w")
         stream = self.out.add_stream(ENCODERS[self.video.codec], rate=self.rate)
         stream.height, stream.width = self.size

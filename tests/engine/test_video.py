@@ -191,3 +191,8 @@ def test_ten_bit_clips_stay_ten_bit_where_the_codec_can(tmp_path):
     vp9 = upscale_video(src, tmp_path / "x2.webm", UpscaleConfig(scale=2),
                         VideoConfig(codec="vp9"))
     assert probe(vp9.dst).pix_fmt == "yuv420p"  # this VP9 build encodes 8 bits only
+    av1 = upscale_video(src, tmp_path / "av1.mkv", UpscaleConfig(scale=2),
+                        VideoConfig(codec="av1"))
+    assert (probe(av1.dst).codec, probe(av1.dst).pix_fmt) == ("av1", "yuv420p10le")
+    again = upscale_video(av1.dst, tmp_path / "from_av1.mp4", UpscaleConfig(scale=2))
+    assert (again.frames, probe(again.dst).width) == (3, 384)
