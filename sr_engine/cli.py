@@ -79,6 +79,8 @@ def _upscale_video(args: argparse.Namespace, config: UpscaleConfig, bar: BarProg
     resumed = f", {r.resumed} of them from an interrupted run" if r.resumed else ""
     print(f"{r.src} -> {r.dst} ({r.output_size[0]}x{r.output_size[1]}, {r.frames} frames"
           f"{resumed}, {r.seconds:.2f} s)")
+    for note in r.notes:
+        print(f"  note: {note}")
     return 0
 
 

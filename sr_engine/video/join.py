@@ -2,8 +2,9 @@
 audio and subtitle streams, muxed into one file.
 
 Video packets are taken as the encoder wrote them (no re-encoding), back on the source's
-timestamps; audio and subtitle packets are copied from the source bit for bit. The two are
-merged in time order, so the muxer never buffers more than a few packets.
+timestamps; audio and subtitle packets are copied from the source bit for bit where the
+container holds them (sr_engine.video.carry). The two are merged in time order, so the muxer
+never buffers more than a few packets.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import av
 
-from sr_engine.errors import VideoError
+from sr_engine.video.carry import Carried, carry
 from sr_engine.video.io import opened
 from sr_engine.video.parts import Parts
 
@@ -23,11 +24,11 @@ Timed = tuple[float, av.Packet]  # (decode time in seconds, packet)
 
 
 def join(src: Path, parts: Parts, tmp: Path, *, rotation: int, name: str,
-         start: int | None, end_s: float | None) -> None:
+         start: int | None, end_s: float | None) -> list[str]:
     """Mux `parts`' segments and `src`'s audio/subtitles into `tmp` (format from its
     extension). `start`: the source timestamp that becomes 0 (a trimmed clip starts at its
     first frame), None to keep the source's timestamps; copied packets before it, and from
-    `end_s` on, are left out."""
+    `end_s` on, are left out. Returns notes on streams that could not be copied as they are."""
     with opened(src) as inp, opened(tmp, "w", format=muxer(tmp)) as out, \
             opened(parts.folder / parts.segments[0].file) as first:
         vin = inp.streams.video[0]
@@ -40,13 +41,20 @@ def join(src: Path, parts: Parts, tmp: Path, *, rotation: int, name: str,
         vout.codec_context.framerate = vin.average_rate or vin.guessed_rate
         if rotation:
             vout.set_display_rotation(rotation)
-        copied = {s.index: copy_stream(out, s, name=name)
-                  for s in inp.streams if s.type in ("audio", "subtitle")}
+        carried = carried_streams(inp, out, name=name)
         video = _video_packets(parts, vout, start or 0)
-        others = _copied_packets(inp, copied, None if start is None
-                                 else Fraction(start) * time_base, end_s)
+        others = _carried_packets(inp, carried, None if start is None
+                                  else Fraction(start) * time_base, end_s)
         for _, packet in heapq.merge(video, others, key=lambda timed: timed[0]):
             out.mux(packet)
+        return [c.note for c in carried.values() if c.note]
+
+
+def carried_streams(inp: av.container.InputContainer, out: av.container.OutputContainer, *,
+                    name: str) -> dict[int, Carried]:
+    """The output streams of the source's audio and subtitles, by source stream index."""
+    return {s.index: carry(out, s, name=name) for s in inp.streams
+            if s.type in ("audio", "subtitle")}
 
 
 def _video_packets(parts: Parts, vout: av.stream.Stream, start: int) -> Iterator[Timed]:
@@ -76,37 +84,29 @@ def _video_packets(parts: Parts, vout: av.stream.Stream, start: int) -> Iterator
                 yield float(dts * time_base), packet
 
 
-def _copied_packets(inp: av.container.InputContainer, copied: dict[int, av.stream.Stream],
-                    start: Fraction | None, end_s: float | None) -> Iterator[Timed]:
-    """The packets to copy, moved back by `start` seconds (from which they are kept: before
-    it they belong to trimmed frames). Untrimmed, all are kept: AAC's first packets have
-    negative times, its encoder priming."""
-    if not copied:
+def _carried_packets(inp: av.container.InputContainer, carried: dict[int, Carried],
+                     start: Fraction | None, end_s: float | None) -> Iterator[Timed]:
+    """The output's packets of the carried streams, moved back by `start` seconds (from which
+    they are kept: before it they belong to trimmed frames). Untrimmed, all are kept: AAC's
+    first packets have negative times, its encoder priming."""
+    if not carried:
         return
     offset = start or Fraction(0)
-    for packet in inp.demux(*(inp.streams[i] for i in copied)):
+    for packet in inp.demux(*(inp.streams[i] for i in carried)):
         if packet.dts is None:
             continue
         at = packet.dts * packet.time_base
         if (start is not None and at < start) or (end_s is not None and float(at) >= end_s):
             continue
-        shift = round(offset / packet.time_base)
-        packet.pts = None if packet.pts is None else packet.pts - shift
-        packet.dts -= shift
-        packet.stream = copied[packet.stream.index]
-        yield float(at - offset), packet
+        for out in carried[packet.stream.index].packets(packet, offset):
+            yield _timed(out)
+    for stream in carried.values():
+        for out in stream.flush():
+            yield _timed(out)
 
 
-def copy_stream(out: av.container.OutputContainer, stream: av.stream.Stream, *,
-                name: str) -> av.stream.Stream:
-    """An output stream that takes `stream`'s packets as they are; a container that cannot
-    hold that codec (AAC in WebM, SubRip in MP4) is a clear error, not FFmpeg's."""
-    try:
-        return out.add_stream_from_template(stream)
-    except ValueError:
-        raise VideoError(f"{name}: a {out.format.name} file cannot hold the clip's "
-                         f"{stream.type} stream ({stream.codec_context.name}), copied as it "
-                         "is; write .mkv, which holds any") from None
+def _timed(packet: av.Packet) -> Timed:
+    return float((packet.dts or 0) * packet.time_base), packet
 
 
 def muxer(path: Path) -> str | None:

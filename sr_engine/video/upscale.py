@@ -43,7 +43,7 @@ from sr_engine.inference.picture import upscale_picture
 from sr_engine.progress import ProgressCallback, Reporter, emit
 from sr_engine.video.colour import Colour
 from sr_engine.video.io import VideoInfo, opened, probe, reason
-from sr_engine.video.join import copy_stream, join, muxer
+from sr_engine.video.join import carried_streams, join, muxer
 from sr_engine.video.parts import Parts, Segment
 from sr_engine.video.threads import Ahead, Behind, Inline, spare_core
 from sr_engine.zoo import LoadedModel, load_model, resolve_device
@@ -87,12 +87,13 @@ class VideoResult:
     precision: str
     model: str
     resumed: int = 0  # frames an interrupted run had finished, kept rather than redone
+    notes: list[str] = dataclasses.field(default_factory=list)  # streams not copied as they are
 
     def to_dict(self) -> dict[str, Any]:
         return {"src": str(self.src), "dst": str(self.dst), "input": self.input.to_dict(),
                 "frames": self.frames, "output_size": list(self.output_size),
                 "seconds": self.seconds, "precision": self.precision, "model": self.model,
-                "resumed": self.resumed}
+                "resumed": self.resumed, "notes": self.notes}
 
 
 def upscale_video(src: str | Path, dst: str | Path, config: UpscaleConfig,
@@ -129,9 +130,9 @@ def upscale_video(src: str | Path, dst: str | Path, config: UpscaleConfig,
             emit(progress, "loading", f"resuming after {resumed} finished frames")
         _encode(src, info, model, config, video, store, progress)
         emit(progress, "saving", f"joining {len(store.segments)} segments into {dst.name}")
-        join(src, store, tmp, rotation=info.rotation, name=dst.name,
-             start=store.segments[0].first_pts if video.start_s > 0 else None,
-             end_s=video.end_s)
+        notes = join(src, store, tmp, rotation=info.rotation, name=dst.name,
+                     start=store.segments[0].first_pts if video.start_s > 0 else None,
+                     end_s=video.end_s)
         os.replace(tmp, dst)
     except BaseException as exc:
         tmp.unlink(missing_ok=True)
@@ -144,15 +145,15 @@ def upscale_video(src: str | Path, dst: str | Path, config: UpscaleConfig,
     store.remove()
     result = VideoResult(src, dst, info, store.frames, (_even(info.width * scale),
                                                         _even(info.height * scale)),
-                         time.monotonic() - t0, config.precision, model.name, resumed)
-    emit(progress, "done", f"{dst.name}: {result.frames} frames",
+                         time.monotonic() - t0, config.precision, model.name, resumed, notes)
+    emit(progress, "done", "; ".join([f"{dst.name}: {result.frames} frames", *notes]),
          metrics={"seconds": result.seconds})
     return result
 
 
 def _output_file(src: Path, dst: Path) -> Path:
-    """A temporary file beside `dst`, checked early to hold the source's copied streams (the
-    clip would otherwise be upscaled before the container refused its audio)."""
+    """A temporary file beside `dst`, checked early to hold the source's audio and subtitles
+    (the clip would otherwise be upscaled before the container refused its subtitles)."""
     try:
         fd, name = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.stem}.", suffix=dst.suffix)
     except OSError as exc:
@@ -162,9 +163,7 @@ def _output_file(src: Path, dst: Path) -> Path:
     tmp = Path(name)
     try:
         with opened(src) as inp, opened(tmp, "w", format=muxer(tmp)) as out:
-            for stream in inp.streams:
-                if stream.type in ("audio", "subtitle"):
-                    copy_stream(out, stream, name=dst.name)
+            carried_streams(inp, out, name=dst.name)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
