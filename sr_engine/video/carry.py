@@ -15,6 +15,7 @@ from fractions import Fraction
 import av
 
 from sr_engine.errors import VideoError
+from sr_engine.video.io import codec_name
 
 # In order of preference: lossless first.
 _REENCODE = (("alac", None), ("flac", None), ("libopus", "256k"), ("aac", "256k"))
@@ -75,8 +76,8 @@ def carry(out: av.container.OutputContainer, source: av.stream.Stream, *,
     except ValueError:
         if source.type != "audio":
             raise VideoError(f"{name}: a {out.format.name} file cannot hold the clip's "
-                             f"{source.type} stream ({source.codec_context.name}), copied as "
-                             "it is; write .mkv, which holds any") from None
+                             f"{source.type} stream ({codec_name(source)}), copied as it is; "
+                             "write .mkv, which holds any") from None
     codecs = out.supported_codecs
     codec, bitrate = next((c for c in _REENCODE if c[0] in codecs), (None, None))
     if codec is None:
@@ -88,6 +89,6 @@ def carry(out: av.container.OutputContainer, source: av.stream.Stream, *,
     if bitrate:
         stream.bit_rate = int(bitrate.rstrip("k")) * 1000
     how = "losslessly" if bitrate is None else f"at {bitrate}bit/s"
-    return _Reencoded(stream, source, f"{source.type} {source.codec_context.name} re-encoded "
-                      f"{how} as {codec} (a {out.format.name} file cannot hold "
-                      f"{source.codec_context.name})")
+    was = codec_name(source)
+    return _Reencoded(stream, source, f"{source.type} {was} re-encoded {how} as {codec} "
+                      f"(a {out.format.name} file cannot hold {was})")

@@ -70,9 +70,9 @@ def probe(path: str | Path) -> VideoInfo:
         rate = stream.average_rate or stream.guessed_rate or Fraction(0)
         duration = float(stream.duration * stream.time_base) if stream.duration else (
             container.duration / av.time_base if container.duration else 0.0)
-        others = [f"{s.type} {_codec(s)}" for s in container.streams if s is not stream]
+        others = [f"{s.type} {codec_name(s)}" for s in container.streams if s is not stream]
         first = _first_frame(container, path)
-        return VideoInfo(width=ctx.width, height=ctx.height, codec=_codec(stream),
+        return VideoInfo(width=ctx.width, height=ctx.height, codec=codec_name(stream),
                          pix_fmt=ctx.pix_fmt or "", fps=float(rate), frames=stream.frames,
                          duration_s=duration, rotation=round(first.rotation) % 360,
                          colorspace=int(first.colorspace), color_range=int(first.color_range),
@@ -80,7 +80,7 @@ def probe(path: str | Path) -> VideoInfo:
                          color_trc=int(first.color_trc), others=others)
 
 
-def _codec(stream: av.stream.Stream) -> str:
+def codec_name(stream: av.stream.Stream) -> str:
     """The codec's own name ("av1"), not its decoder's ("libdav1d"); "?" for attachments."""
     ctx = stream.codec_context
     return ctx.codec.canonical_name if ctx is not None else "?"

@@ -53,3 +53,31 @@ def timestamps(path: Path) -> list[Fraction]:
 def audio_packets(path: Path) -> list[bytes]:
     with av.open(str(path)) as c:
         return [bytes(p) for p in c.demux(c.streams.audio[0]) if p.dts is not None]
+
+
+SRT = "1\n00:00:00,000 --> 00:00:00,150\nHello\n\n2\n00:00:00,200 --> 00:00:00,350\nworld\n\n"
+
+
+def with_subtitles(clip: Path, dst: Path) -> Path:
+    """`clip`'s video and two SubRip cues (read from an .srt file, as PyAV cannot encode
+    subtitles) in a Matroska file."""
+    srt = dst.with_suffix(".srt")
+    srt.write_text(SRT)
+    with av.open(str(clip)) as v, av.open(str(srt)) as s, av.open(str(dst), "w") as out:
+        pairs = [(v, v.streams.video[0], out.add_stream_from_template(v.streams.video[0],
+                                                                      opaque=True)),
+                 (s, s.streams.subtitles[0], out.add_stream_from_template(s.streams.subtitles[0]))]
+        for container, stream, target in pairs:
+            for packet in container.demux(stream):
+                if packet.dts is not None:
+                    packet.stream = target
+                    out.mux(packet)
+    srt.unlink()
+    return dst
+
+
+def subtitle_packets(path: Path) -> list[tuple[bytes, int]]:
+    with av.open(str(path)) as c:
+        stream = c.streams.subtitles[0]
+        return [(bytes(p), p.pts * stream.time_base) for p in c.demux(stream)
+                if p.dts is not None]

@@ -1,18 +1,29 @@
-"""Audio a container cannot hold as it is (sr_engine.video.carry) is encoded again, losslessly
-where the container allows (WavPack into MP4 becomes ALAC: the same samples) and said so;
-PCM from Matroska, whose layout has no name, is copied into MP4."""
+"""Audio and subtitles into the upscaled clip (sr_engine.video.carry): subtitles copied cue for
+cue, or a clear error before any work where the container cannot hold them; audio a container
+cannot hold as it is encoded again, losslessly where the container allows (WavPack into MP4
+becomes ALAC: the same samples) and said so; PCM from Matroska, whose layout has no name, is
+copied into MP4."""
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
 
+from sr_engine.errors import VideoError
 from sr_engine.inference import UpscaleConfig
 from sr_engine.video.upscale import VideoConfig, upscale_video
-from tests.engine.clips import PTS, TIME_BASE, make_clip, timestamps
+from tests.engine.clips import (
+    PTS,
+    TIME_BASE,
+    make_clip,
+    subtitle_packets,
+    timestamps,
+    with_subtitles,
+)
 
 RATE = 44100
 
@@ -77,3 +88,16 @@ def test_aac_into_webm_becomes_opus_and_says_so(tmp_path):
         stream = c.streams.audio[0]
         seconds = sum(f.samples for f in c.decode(stream)) / stream.rate
     assert seconds == pytest.approx(0.5, abs=0.03)  # the half second of tone, all of it
+
+
+def test_subtitles_are_copied_cue_for_cue_or_refused_before_any_work(tmp_path):
+    src = with_subtitles(make_clip(tmp_path / "clip.mp4", audio=False), tmp_path / "sub.mkv")
+    result = upscale_video(src, tmp_path / "out.mkv", UpscaleConfig(scale=2))
+    assert subtitle_packets(result.dst) == subtitle_packets(src) == [
+        (b"Hello", 0), (b"world", Fraction(1, 5))]
+    with pytest.raises(VideoError, match=r"out.mp4: a mp4 file cannot hold the clip's "
+                                         r"subtitle stream \(subrip\).*write .mkv"):
+        upscale_video(src, tmp_path / "out.mp4", UpscaleConfig(scale=2),
+                      progress=lambda e: pytest.fail(f"work began: {e}")
+                      if e.stage == "encoding" else None)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "out.mkv", "sub.mkv"]
