@@ -378,7 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "run when 4 is among --scales; 0: no video table)")
     bm.add_argument("--video-size", type=_size, default=None, metavar="WxH",
                     help="input frame of the video speed table (default 854x480: 480p, 16:9)")
-    bm.add_argument("--video-budget", type=float, default=120.0, metavar="SECONDS",
+    bm.add_argument("--video-budget", type=float, default=60.0, metavar="SECONDS",
                     help="time no more frames of a model and precision after this long (one "
                          "frame at least)")
     bm.add_argument("--precision-check", choices=["auto", "always", "never"], default="auto",

@@ -12,6 +12,7 @@ import torch
 from PIL import Image, ImageFilter
 from torch import nn
 
+from sr_engine import benchmark as bm
 from sr_engine.cli import main
 from sr_engine.data.io import load_image
 from sr_engine.degrade.resize import modcrop
@@ -27,7 +28,7 @@ from sr_engine.video.evaluate import (
     temporal_error,
     warping_error,
 )
-from sr_engine.zoo import load_model
+from sr_engine.zoo import SHIPPED_WEIGHTS, load_model
 
 H, W = 48, 60  # frame size: x4 leaves a 12x15 LR, and 40x52 pixels once SSIM shaves 4
 
@@ -260,3 +261,70 @@ def test_bd_is_for_video_sets_only(video_set: Path, capsys: pytest.CaptureFixtur
     rc = main(["evaluate", "--model", "bicubic", "--scale", "4", "--data",
                str(video_set / "city"), "--degradation", "bd"])
     assert rc == 2 and "--video" in capsys.readouterr().err
+
+
+# The video speed table of `sr-engine benchmark`: the same code as `make bench`, on a tiny frame.
+
+@pytest.fixture
+def espcn_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A zoo of the shipped espcn x4 alone (whatever else is shipped: drcn never has x4 here),
+    eager modules and a private cache of measured choices."""
+    zoo = tmp_path / "zoo"
+    zoo.mkdir()
+    (zoo / "espcn_x4.safetensors").symlink_to(SHIPPED_WEIGHTS / "espcn_x4.safetensors")
+    monkeypatch.setattr("sr_engine.zoo.SHIPPED_WEIGHTS", zoo)
+    monkeypatch.setenv("SR_ENGINE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("SR_ENGINE_FREEZE", "0")
+
+
+@pytest.mark.parametrize("isa, bf16_timed", [("avx2", False), ("avx512_bf16", True)])
+def test_video_speed_rows_time_native_precisions_only(espcn_only, monkeypatch, isa: str,
+                                                      bf16_timed: bool) -> None:
+    monkeypatch.setattr(bm, "cpu_isa", lambda: isa)
+    rows, left_out = bm.video_speed_rows(["bicubic", "espcn", "drcn"], devices=["cpu"],
+                                         precisions=["fp32", "bf16"], size=(24, 16), frames=2)
+    assert left_out == ["drcn"]
+    assert [(r.model, r.precision) for r in rows] == \
+        [("bicubic", "fp32"), ("espcn_x4", "fp32"), ("espcn_x4", "bf16")]
+    assert all((r.width, r.height, r.scale, r.device) == (24, 16, 4, "cpu") for r in rows)
+    assert [r.frames for r in rows] == [2, 2, 2 if bf16_timed else 0]
+    assert (rows[2].fps is not None) == bf16_timed and rows[1].fps > 0
+    table = "\n".join(bm.video_speed_table(rows, left_out))
+    assert "| bicubic | cpu | " in table and " | - | 2 |" in table
+    assert "| espcn_x4 | cpu | " in table and ("| n/a |" in table) != bf16_timed
+    assert "24x16 frame upscaled x4 to 96x64" in table
+    assert "Left out (no x4 weights): drcn." in table
+
+
+def test_video_timing_stops_once_the_budget_is_spent(espcn_only) -> None:
+    model = load_model("espcn", scale=4)
+    _, count = bm.time_frames(model, bm.video_frame((24, 16)), "fp32", frames=5, budget_s=0.0)
+    assert count == 1
+
+
+def test_reduced_precisions_are_native_only_on_units_made_for_them(monkeypatch) -> None:
+    cpu = torch.device("cpu")
+    assert bm.native_precision(cpu, "fp32") and not bm.native_precision(cpu, "fp16")
+    monkeypatch.setattr(bm, "cpu_isa", lambda: "avx512f")
+    assert not bm.native_precision(cpu, "bf16")
+    monkeypatch.setattr(bm, "cpu_isa", lambda: "amx_bf16")
+    assert bm.native_precision(cpu, "bf16")
+
+
+def test_benchmark_writes_the_video_table_when_x4_is_asked(espcn_only, tmp_path: Path,
+                                                           capsys) -> None:
+    out = tmp_path / "bench.md"
+    argv = ["-q", "benchmark", "--models", "bicubic", "espcn", "--no-quality", "--precisions",
+            "fp32", "--speed-size", "16", "--repeats", "1", "--video-frames", "1",
+            "--video-size", "24x16", "--out", str(out)]
+    assert main([*argv, "--scales", "4"]) == 0
+    text = out.read_text()
+    assert "## Video speed" in text and "| espcn_x4 | cpu | " in text
+    assert text.index("## Speed") < text.index("## Video speed")
+    assert main([*argv, "--scales", "2"]) == 0
+    assert "## Video speed" not in out.read_text()
+    assert main([*argv, "--scales", "4", "--no-speed"]) == 0
+    assert "## Video speed" not in out.read_text()
+    with pytest.raises(SystemExit):
+        main([*argv[:-4], "--video-size", "480p"])
+    assert "expected WIDTHxHEIGHT" in capsys.readouterr().err
