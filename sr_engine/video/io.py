@@ -68,8 +68,7 @@ def probe(path: str | Path) -> VideoInfo:
         if not ctx.width or not ctx.height:
             raise VideoError(f"{path.name}: the video stream declares no frame size")
         rate = stream.average_rate or stream.guessed_rate or Fraction(0)
-        duration = float(stream.duration * stream.time_base) if stream.duration else (
-            container.duration / av.time_base if container.duration else 0.0)
+        duration = _duration(container, stream)
         others = [f"{s.type} {codec_name(s)}" for s in container.streams if s is not stream]
         first = _first_frame(container, path)
         return VideoInfo(width=ctx.width, height=ctx.height, codec=codec_name(stream),
@@ -78,6 +77,19 @@ def probe(path: str | Path) -> VideoInfo:
                          colorspace=int(first.colorspace), color_range=int(first.color_range),
                          color_primaries=int(first.color_primaries),
                          color_trc=int(first.color_trc), others=others)
+
+
+def _duration(container: av.container.InputContainer, stream: av.stream.Stream) -> float:
+    """The video stream's seconds: its own duration, Matroska's per-track DURATION tag, or
+    (neither known) the container's, which audio may make longer."""
+    if stream.duration:
+        return float(stream.duration * stream.time_base)
+    tag = stream.metadata.get("DURATION", "")
+    try:
+        h, m, sec = tag.split(":")
+        return int(h) * 3600 + int(m) * 60 + float(sec)
+    except ValueError:
+        return container.duration / av.time_base if container.duration else 0.0
 
 
 def codec_name(stream: av.stream.Stream) -> str:

@@ -196,7 +196,8 @@ def _encode(src: Path, info: VideoInfo, model: LoadedModel, config: UpscaleConfi
         segments = _SegmentWriter(store, video, colour, size, vin)
         total = _expected_frames(info, video)
         reporter = Reporter(progress, "encoding", total=total, start=store.frames)
-        frames = _frames(inp, vin, video, after=store.last_pts, name=src.name)
+        frames = _frames(inp, vin, video, after=store.last_pts, name=src.name,
+                         duration_s=info.duration_s)
         reader, writer = (Ahead(frames, name="sr-decode"),
                           Behind(segments.handle, name="sr-encode")) \
             if spare_core(torch.device(model.device).type) \
@@ -227,18 +228,22 @@ def _encode(src: Path, info: VideoInfo, model: LoadedModel, config: UpscaleConfi
 
 
 def _frames(inp: av.container.InputContainer, vin: av.stream.Stream, video: VideoConfig, *,
-            after: int | None, name: str) -> Iterator[av.VideoFrame]:
+            after: int | None, name: str, duration_s: float) -> Iterator[av.VideoFrame]:
     """The decoded frames from `video.start_s` (or after the source timestamp `after`, where
-    a resumed run goes on) up to `video.end_s`, seeking to the keyframe before the first."""
+    a resumed run goes on) up to `video.end_s`, seeking to the keyframe before the first.
+    A clip whose frames end well before its declared duration is cut short (a truncated
+    download): a VideoError once its last frame is decoded."""
     time_base = vin.time_base
     if after is not None or video.start_s > 0:
         inp.seek(after if after is not None else int(video.start_s / time_base),
                  stream=vin, backward=True)
+    last: av.VideoFrame | None = None
     for packet in inp.demux(vin):
         for frame in packet.decode():
             if frame.pts is None:
                 raise VideoError(f"{name}: its frames carry no timestamps (a raw stream?); "
                                  "put it in a container first (.mkv)")
+            last = frame
             if after is not None and frame.pts <= after:
                 continue
             at = float(frame.pts * time_base)  # as the seconds given are: 10/50 < 0.2
@@ -247,6 +252,21 @@ def _frames(inp: av.container.InputContainer, vin: av.stream.Stream, video: Vide
             if video.end_s is not None and at >= video.end_s:
                 return
             yield frame
+    if last is not None:
+        _check_whole(last, vin, duration_s, name)
+
+
+def _check_whole(last: av.VideoFrame, vin: av.stream.Stream, duration_s: float,
+                 name: str) -> None:
+    """Raise when the last frame ends more than a frame and 0.1 s before the declared end
+    (a slideshow's long last frame has a long duration, so it passes)."""
+    step = 1 / float(vin.average_rate or vin.guessed_rate or 25)
+    start = float((vin.start_time or 0) * vin.time_base)
+    end = float(last.pts * vin.time_base) + (float(last.duration * vin.time_base)
+                                             if last.duration else step)
+    if end - start + step + 0.1 < duration_s:
+        raise VideoError(f"{name}: the video ends at {end - start:.2f} s of the "
+                         f"{duration_s:.2f} s it declares (a truncated or damaged file)")
 
 
 def _expected_frames(info: VideoInfo, video: VideoConfig) -> int:

@@ -105,6 +105,27 @@ def test_bad_clips_are_one_clear_error_and_leave_nothing(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.mp4", "good.mp4", "sound.mp4"]
 
 
+def test_a_truncated_download_is_an_error_not_a_shorter_clip(tmp_path):
+    """Matroska opens without its end (MP4 does not: its index is there): the frames stop
+    at about half of the 2 s its header declares."""
+    whole = tmp_path / "whole.mkv"
+    with av.open(str(whole), "w") as out:
+        v = out.add_stream("libx264", rate=25)
+        v.width, v.height, v.pix_fmt = 48, 32, "yuv420p"
+        for i in range(50):
+            frame = av.VideoFrame.from_ndarray(np.full((32, 48, 3), 5 * i, np.uint8), "rgb24")
+            frame.pts = i
+            out.mux(v.encode(frame))
+        out.mux(v.encode(None))
+    data = whole.read_bytes()
+    (tmp_path / "half.mkv").write_bytes(data[: len(data) // 2])
+    assert upscale_video(whole, tmp_path / "ok.mkv", UpscaleConfig(scale=2)).frames == 50
+    with pytest.raises(VideoError, match=r"half.mkv: the video ends at 0\.\d+ s of the 2\.00 s "
+                                         r"it declares \(a truncated or damaged file\)"):
+        upscale_video(tmp_path / "half.mkv", tmp_path / "out.mkv", UpscaleConfig(scale=2))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["half.mkv", "ok.mkv", "whole.mkv"]
+
+
 def test_a_cancel_mid_clip_leaves_nothing(tmp_path):
     src = make_clip(tmp_path / "clip.mp4")
 
