@@ -57,8 +57,11 @@ def reason(exc: BaseException) -> str:
     return getattr(exc, "strerror", None) or str(exc).split(":")[0] or type(exc).__name__
 
 
-def probe(path: str | Path) -> VideoInfo:
-    """The clip's streams, size, rate, frame count, duration and rotation."""
+def probe(path: str | Path, *, max_pixels: int | None = None, scale: int = 1) -> VideoInfo:
+    """The clip's streams, size, rate, frame count, duration and rotation. A declared frame
+    size that makes frames over `max_pixels` once upscaled by `scale` is refused before any
+    frame is decoded (the first one is, for the rotation and colour tags FFmpeg puts on
+    frames)."""
     path = Path(path)
     with opened(path) as container:
         if not container.streams.video:
@@ -67,6 +70,11 @@ def probe(path: str | Path) -> VideoInfo:
         ctx = stream.codec_context
         if not ctx.width or not ctx.height:
             raise VideoError(f"{path.name}: the video stream declares no frame size")
+        w, h = ctx.width * scale, ctx.height * scale
+        if max_pixels is not None and w * h > max_pixels:
+            made = f" x{scale} makes frames of {w}x{h}" if scale > 1 else " frames are"
+            raise VideoError(f"{path.name}: {ctx.width}x{ctx.height}{made} over the "
+                             f"{max_pixels:,}-pixel limit")
         rate = stream.average_rate or stream.guessed_rate or Fraction(0)
         duration = _duration(container, stream)
         others = [f"{s.type} {codec_name(s)}" for s in container.streams if s is not stream]

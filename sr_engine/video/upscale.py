@@ -109,12 +109,8 @@ def upscale_video(src: str | Path, dst: str | Path, config: UpscaleConfig,
     this run resumes after them. Removed once `dst` is written, or on an error or cancel."""
     t0 = time.monotonic()
     src, dst, video = Path(src), Path(dst), video or VideoConfig()
-    info = probe(src)
     scale = config.scale
-    if info.width * info.height * scale * scale > video.max_output_pixels:
-        raise VideoError(f"{src.name}: {info.width}x{info.height} x{scale} makes frames of "
-                         f"{info.width * scale}x{info.height * scale}, over the "
-                         f"{video.max_output_pixels:,}-pixel limit")
+    info = probe(src, max_pixels=video.max_output_pixels, scale=scale)
     if model is None:
         emit(progress, "loading", f"loading model {config.model}")
         model = load_model(config.model, scale=scale, device=resolve_device(config.device))

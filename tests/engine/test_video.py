@@ -17,6 +17,7 @@ from sr_engine.cli import main
 from sr_engine.errors import Cancelled, VideoError
 from sr_engine.inference import UpscaleConfig
 from sr_engine.progress import ProgressEvent
+from sr_engine.video import io as io_module
 from sr_engine.video import upscale as upscale_module
 from sr_engine.video.io import probe
 from sr_engine.video.upscale import VideoConfig, upscale_video
@@ -103,6 +104,17 @@ def test_bad_clips_are_one_clear_error_and_leave_nothing(tmp_path):
         upscale_video(tmp_path / "good.mp4", tmp_path / "c.mp4", UpscaleConfig(scale=4),
                       VideoConfig(max_output_pixels=10_000))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.mp4", "good.mp4", "sound.mp4"]
+
+
+def test_a_huge_declared_size_is_refused_before_any_frame_is_decoded(tmp_path, monkeypatch):
+    src = make_clip(tmp_path / "clip.mp4")
+    monkeypatch.setattr(io_module, "_first_frame", lambda *a: pytest.fail("decoded a frame"))
+    with pytest.raises(VideoError, match=r"clip.mp4: 48x32 x4 makes frames of 192x128 over "
+                                         r"the 10,000-pixel limit"):
+        upscale_video(src, tmp_path / "out.mp4", UpscaleConfig(scale=4),
+                      VideoConfig(max_output_pixels=10_000))
+    with pytest.raises(VideoError, match=r"clip.mp4: 48x32 frames are over the 1,000-pixel"):
+        probe(src, max_pixels=1000)
 
 
 def test_a_truncated_download_is_an_error_not_a_shorter_clip(tmp_path):
