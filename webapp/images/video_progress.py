@@ -5,7 +5,8 @@ what the job page and the API show beside them: `fps` in the event's metrics (fr
 second over the last few seconds, so a resumed run or a slow start does not skew it), an ETA
 from that rate where the engine gives none, and every few seconds a preview frame: the first
 frame of the newest finished segment, saved as a small JPEG, whose time goes into the
-metrics as `preview` so a page knows to load it again.
+metrics as `preview` so a page knows to load it again. The first preview comes as soon as
+the first segment is finished.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sr_engine.progress import ProgressCallback, ProgressEvent
 from webapp.images.frames import newest_segment, save_frame
 
 RATE_WINDOW_S = 5.0
+FIRST_LOOK_S = 0.5  # until the first preview: it shows as soon as a segment is finished
 
 
 class FrameProgress:
@@ -30,7 +32,7 @@ class FrameProgress:
         self.every, self.rotation, self.clock = every, rotation, clock
         self.points: deque[tuple[float, int]] = deque()
         self.segment: Path | None = None
-        self.checked = clock()
+        self.checked = -float("inf")
         self.preview_at: float | None = None  # wall time of the preview on disk
         self.seconds = 0.0  # spent making previews: web work the engine waits for
 
@@ -50,7 +52,7 @@ class FrameProgress:
         self.points.append((now, event.current))
         while len(self.points) > 2 and now - self.points[1][0] >= RATE_WINDOW_S:
             self.points.popleft()  # keep one point at least the window's age
-        if now - self.checked >= self.every:
+        if now - self.checked >= (self.every if self.preview_at else FIRST_LOOK_S):
             self.checked = now
             self._refresh_preview()
         metrics = dict(event.metrics)
