@@ -32,7 +32,9 @@ from webapp.testing import ROOT, free_port
 TERMINAL = {"done", "failed", "cancelled"}
 STUCK_AFTER = 60.0  # the promise: no job stuck longer than this after a fault ends
 FAST = {"SR_JOB_HEARTBEAT_SECONDS": "1", "SR_JOB_STALE_SECONDS": "6", "SR_SWEEP_SECONDS": "1",
-        "SR_QUEUE_GRACE_SECONDS": "5", "SR_WS_KEEPALIVE_SECONDS": "6"}
+        "SR_QUEUE_GRACE_SECONDS": "5", "SR_WS_KEEPALIVE_SECONDS": "6",
+        # a video job keeps a finished segment every second: a kill loses at most that
+        "SR_VIDEO_SEGMENT_SECONDS": "1"}
 
 
 def image_bytes(width: int, height: int, seed: int = 0) -> bytes:
@@ -158,9 +160,9 @@ class Studio:
     def get(self, path: str, **kwargs: object) -> Response:
         return self.request("GET", path, **kwargs)
 
-    def submit(self, data: bytes, *, model: str = "bicubic", scale: int = 2) -> Response:
-        body, kind = multipart({"model": model, "scale": str(scale)},
-                               {"image": ("picture.png", data)})
+    def submit(self, data: bytes, *, model: str = "bicubic", scale: int = 2,
+               name: str = "picture.png") -> Response:
+        body, kind = multipart({"model": model, "scale": str(scale)}, {"image": (name, data)})
         return self.request("POST", "/api/v1/jobs", body, {"Content-Type": kind})
 
     def job(self, job_id: str) -> dict:

@@ -112,7 +112,8 @@ def test_a_clip_is_probed_stored_and_queued_with_its_video_config(client, user, 
     body = client.get(reverse("api_job", args=[job.id]),
                       HTTP_AUTHORIZATION=f"Bearer {token_create(user=user)}").json()
     assert body["media"] == "video"
-    assert body["frames"] == {"done": 0, "total": 20, "fps": None, "eta_s": None}
+    assert body["frames"] == {"done": 0, "total": 20, "fps": None, "eta_s": None,
+                              "resumed": None}
 
 
 @pytest.mark.parametrize(("name", "fields", "reason"), [
@@ -137,7 +138,8 @@ def test_a_running_video_jobs_frames_fps_and_eta_are_in_the_api(client, user, cl
     Job.objects.filter(id=job_id).update(status=JobStatus.RUNNING, progress=event.to_dict())
     auth = {"HTTP_AUTHORIZATION": f"Bearer {token_create(user=user)}"}
     body = client.get(reverse("api_job", args=[job_id]), **auth).json()
-    assert body["frames"] == {"done": 7, "total": 20, "fps": 3.5, "eta_s": 3.7}
+    assert body["frames"] == {"done": 7, "total": 20, "fps": 3.5, "eta_s": 3.7,
+                              "resumed": None}
     listed = client.get(reverse("api_jobs"), **auth).json()["jobs"]
     assert listed[0]["frames"]["done"] == 7
     schema = client.get(reverse("openapi")).json()

@@ -47,7 +47,8 @@ def test_a_clip_becomes_a_result_page_a_download_and_a_shared_video(worker, clie
     body = client.get(reverse("api_job", args=[job_id]), **auth).json()
     assert body["media"] == "video" and body["output"]["frames"] == 20
     frames = body["frames"]
-    assert (frames["done"], frames["total"], frames["eta_s"]) == (20, 20, 0.0)
+    assert (frames["done"], frames["total"], frames["eta_s"], frames["resumed"]) == \
+        (20, 20, 0.0, 0)
     assert frames["fps"] > 0
     download = client.get(body["output_url"], **auth)
     assert download["Content-Disposition"].endswith('clip_x2_espcn_x2.mp4"')

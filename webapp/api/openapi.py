@@ -72,7 +72,10 @@ SCHEMAS = {
         "properties": {"done": {"type": ["integer", "null"]},
                        "total": {"type": ["integer", "null"]},
                        "fps": {"type": ["number", "null"]},
-                       "eta_s": {"type": ["number", "null"]}}},
+                       "eta_s": {"type": ["number", "null"]},
+                       "resumed": {"type": ["integer", "null"], "description":
+                                   "once done: frames a rerun kept from the finished "
+                                   "segments of a run whose worker died"}}},
     "Model": {"type": "object", "properties": {
         "id": {"type": "string"}, "label": {"type": "string"},
         "scales": {"type": "array", "items": {"type": "integer"}},

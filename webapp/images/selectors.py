@@ -39,18 +39,20 @@ def results_of_upload(*, upload: Upload) -> QuerySet[Result]:
 def video_progress(*, job: Job, upload: Upload) -> dict:
     """Frames done and in all, frames per second and seconds left of a video job: from its
     stored progress while frames are being upscaled, from its result once done. `total` is
-    None where the clip does not say how many frames it has."""
+    None where the clip does not say how many frames it has; `resumed`, once done, the
+    frames a rerun took from the segments a killed run had finished."""
     if job.status == "done":
         frames = job.result.get("frames")
-        return {"done": frames, "total": frames, "fps": job.result.get("fps"), "eta_s": 0.0}
+        return {"done": frames, "total": frames, "fps": job.result.get("fps"), "eta_s": 0.0,
+                "resumed": job.result.get("resumed", 0)}
     progress = job.progress or {}
     if progress.get("stage") == "encoding":
         return {"done": progress.get("current", 0), "total": progress.get("total") or None,
                 "fps": (progress.get("metrics") or {}).get("fps"),
-                "eta_s": progress.get("eta_s")}
+                "eta_s": progress.get("eta_s"), "resumed": None}
     total = frame_count(upload.video) or None  # before the first frame, or joining after
     return {"done": total if progress.get("stage") == "saving" else 0, "total": total,
-            "fps": None, "eta_s": None}
+            "fps": None, "eta_s": None, "resumed": None}
 
 
 def gallery_list_for_user(*, user: AbstractBaseUser) -> QuerySet[Gallery]:

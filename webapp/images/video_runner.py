@@ -8,6 +8,8 @@ them, and the rerun the reliability rules make (jobs.recovery) resumes after the
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,6 +29,8 @@ from webapp.images.videos import configs_of
 if TYPE_CHECKING:
     from webapp.progress import JobProgress
 
+STAGING = "staging"
+
 
 def video_produce(result: Result, params: dict, folder: Path, progress: JobProgress) -> dict:
     """Write the upscaled clip (and its poster) into `folder`; return the job's result."""
@@ -41,8 +45,15 @@ def video_produce(result: Result, params: dict, folder: Path, progress: JobProgr
                            every=settings.SR_VIDEO_PREVIEW_SECONDS,
                            rotation=result.upload.video.get("rotation", 0))
     output = folder / f"output.{output_suffix(result)}"
-    done = upscale_video(src, output, config, video, progress=frames, model=model,
-                         parts=folder / PARTS)
+    # The engine writes beside its destination (a temp file, renamed when complete); a run
+    # killed outright leaves that temp file, so each run writes into a fresh staging folder.
+    staging = folder / STAGING
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    done = upscale_video(src, staging / output.name, config, video, progress=frames,
+                         model=model, parts=folder / PARTS)
+    os.replace(staging / output.name, output)
+    staging.rmdir()
     emit(progress, "saving", "making the poster frame")
     poster = save_frame(output, folder / FRAME)
     media = Path(settings.MEDIA_ROOT)
