@@ -57,7 +57,7 @@ from sr_engine.degrade.resize import modcrop, round_half_away
 from sr_engine.errors import ConfigError, ImageError
 from sr_engine.evaluate import (
     EvalImage,
-    _json_safe,
+    json_safe,
     levels8,
     protocol_lr,
     super_resolve_y,
@@ -119,7 +119,7 @@ class VideoEvalReport:
     seconds: float = 0.0
 
     def to_dict(self) -> dict:
-        return _json_safe(asdict(self))
+        return json_safe(asdict(self))
 
 
 def _natural_key(name: str) -> list[str | int]:
