@@ -173,6 +173,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     from sr_engine import benchmark as bm
     from sr_engine import precision_quality as pq
     from sr_engine.perf import table as perf
+    from sr_engine.video import speed as vs
     from sr_engine.zoo import resolve_device
 
     models = args.models or bm.default_models()
@@ -190,10 +191,10 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         speed = [] if args.no_speed else bm.speed_rows(
             archs, args.scales, devices=args.devices, precisions=args.precisions,
             hr_size=args.speed_size, repeats=args.repeats, progress=bar)
-        run_video = not args.no_speed and args.video_frames > 0 and bm.VIDEO_SCALE in args.scales
-        video, left_out = bm.video_speed_rows(
+        run_video = not args.no_speed and args.video_frames > 0 and vs.VIDEO_SCALE in args.scales
+        video, left_out = vs.video_speed_rows(
             archs, devices=args.devices, precisions=args.precisions,
-            size=args.video_size or bm.VIDEO_SIZE, frames=args.video_frames,
+            size=args.video_size or vs.VIDEO_SIZE, frames=args.video_frames,
             budget_s=args.video_budget, progress=bar) if run_video else ([], [])
         measured = perf.run_perf(args.perf_models, args.perf_sizes, rounds=args.perf_rounds,
                                  budget_s=args.perf_budget, progress=bar) if args.perf else None
@@ -212,7 +213,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     text = bm.render_markdown(quality, speed, skipped, _command_line(args),
                               precision=pq.precision_table(reduced) if reduced else [],
                               perf=perf.perf_markdown(measured) if measured else [],
-                              video=bm.video_speed_table(video, left_out))
+                              video=vs.video_speed_table(video, left_out))
     if args.out:
         from sr_engine.paths import atomic_write_text
 

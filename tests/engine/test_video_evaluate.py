@@ -12,13 +12,13 @@ import torch
 from PIL import Image, ImageFilter
 from torch import nn
 
-from sr_engine import benchmark as bm
 from sr_engine.cli import main
 from sr_engine.data.io import load_image
 from sr_engine.degrade.resize import modcrop
 from sr_engine.errors import ConfigError
 from sr_engine.evaluate import evaluate, levels8, load_eval_set
 from sr_engine.progress import ProgressEvent
+from sr_engine.video import speed as vs
 from sr_engine.video.evaluate import (
     bd_lr,
     degrade_frame,
@@ -280,8 +280,8 @@ def espcn_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize("isa, bf16_timed", [("avx2", False), ("avx512_bf16", True)])
 def test_video_speed_rows_time_native_precisions_only(espcn_only, monkeypatch, isa: str,
                                                       bf16_timed: bool) -> None:
-    monkeypatch.setattr(bm, "cpu_isa", lambda: isa)
-    rows, left_out = bm.video_speed_rows(["bicubic", "espcn", "drcn"], devices=["cpu"],
+    monkeypatch.setattr(vs, "cpu_isa", lambda: isa)
+    rows, left_out = vs.video_speed_rows(["bicubic", "espcn", "drcn"], devices=["cpu"],
                                          precisions=["fp32", "bf16"], size=(24, 16), frames=2)
     assert left_out == ["drcn"]
     assert [(r.model, r.precision) for r in rows] == \
@@ -289,7 +289,7 @@ def test_video_speed_rows_time_native_precisions_only(espcn_only, monkeypatch, i
     assert all((r.width, r.height, r.scale, r.device) == (24, 16, 4, "cpu") for r in rows)
     assert [r.frames for r in rows] == [2, 2, 2 if bf16_timed else 0]
     assert (rows[2].fps is not None) == bf16_timed and rows[1].fps > 0
-    table = "\n".join(bm.video_speed_table(rows, left_out))
+    table = "\n".join(vs.video_speed_table(rows, left_out))
     assert "| bicubic | cpu | " in table and " | - | 2 |" in table
     assert "| espcn_x4 | cpu | " in table and ("| n/a |" in table) != bf16_timed
     assert "24x16 frame upscaled x4 to 96x64" in table
@@ -298,17 +298,17 @@ def test_video_speed_rows_time_native_precisions_only(espcn_only, monkeypatch, i
 
 def test_video_timing_stops_once_the_budget_is_spent(espcn_only) -> None:
     model = load_model("espcn", scale=4)
-    _, count = bm.time_frames(model, bm.video_frame((24, 16)), "fp32", frames=5, budget_s=0.0)
+    _, count = vs.time_frames(model, vs.video_frame((24, 16)), "fp32", frames=5, budget_s=0.0)
     assert count == 1
 
 
 def test_reduced_precisions_are_native_only_on_units_made_for_them(monkeypatch) -> None:
     cpu = torch.device("cpu")
-    assert bm.native_precision(cpu, "fp32") and not bm.native_precision(cpu, "fp16")
-    monkeypatch.setattr(bm, "cpu_isa", lambda: "avx512f")
-    assert not bm.native_precision(cpu, "bf16")
-    monkeypatch.setattr(bm, "cpu_isa", lambda: "amx_bf16")
-    assert bm.native_precision(cpu, "bf16")
+    assert vs.native_precision(cpu, "fp32") and not vs.native_precision(cpu, "fp16")
+    monkeypatch.setattr(vs, "cpu_isa", lambda: "avx512f")
+    assert not vs.native_precision(cpu, "bf16")
+    monkeypatch.setattr(vs, "cpu_isa", lambda: "amx_bf16")
+    assert vs.native_precision(cpu, "bf16")
 
 
 def test_benchmark_writes_the_video_table_when_x4_is_asked(espcn_only, tmp_path: Path,
