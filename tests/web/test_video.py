@@ -15,6 +15,7 @@ from django.urls import reverse
 from sr_engine.progress import ProgressEvent
 from tests.web.clips import clip_bytes
 from webapp.api.tokens import token_create
+from webapp.checks import check_services
 from webapp.images.models import Upload
 from webapp.images.ranges import parse_range
 from webapp.images.video_progress import FrameProgress
@@ -204,3 +205,10 @@ def test_frame_progress_adds_fps_eta_and_the_newest_segments_frame(tmp_path):
     for i in range(13, 40):
         frame(i)
     assert sent[-1].metrics["preview"] == stamp  # no newer segment: the same frame
+
+
+def test_a_video_limit_over_the_request_limit_is_a_deploy_warning(settings):
+    settings.SR_MAX_VIDEO_BYTES = settings.SR_MAX_REQUEST_BYTES + 1
+    assert "sr_studio.W004" in [w.id for w in check_services()]
+    settings.SR_MAX_VIDEO_BYTES = settings.SR_MAX_REQUEST_BYTES
+    assert "sr_studio.W004" not in [w.id for w in check_services()]
