@@ -226,3 +226,21 @@ def test_ten_bit_clips_stay_ten_bit_where_the_codec_can(tmp_path):
     assert (probe(av1.dst).codec, probe(av1.dst).pix_fmt) == ("av1", "yuv420p10le")
     again = upscale_video(av1.dst, tmp_path / "from_av1.mp4", UpscaleConfig(scale=2))
     assert (again.frames, probe(again.dst).width) == (3, 384)
+
+
+@pytest.mark.parametrize(("name", "encoder", "pix_fmt"), [
+    ("prores.mov", "prores_ks", "yuv422p10le"), ("vp9.webm", "libvpx-vp9", "yuv420p"),
+    ("hevc.mkv", "libx265", "yuv420p")])
+def test_clips_of_each_common_codec_decode(tmp_path, name, encoder, pix_fmt):
+    src = tmp_path / name
+    with av.open(str(src), "w") as out:
+        v = out.add_stream(encoder, rate=25)
+        v.width, v.height, v.pix_fmt = 64, 48, pix_fmt
+        for i in range(5):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 40 * i, np.uint8), "rgb24")
+            frame = frame.reformat(format=pix_fmt)
+            frame.pts = i
+            out.mux(v.encode(frame))
+        out.mux(v.encode(None))
+    result = upscale_video(src, tmp_path / "out.mkv", UpscaleConfig(scale=2))
+    assert result.frames == 5 and probe(result.dst).width == 128
