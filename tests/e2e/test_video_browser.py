@@ -1,6 +1,7 @@
 """A video in a real browser: upload a clip, watch its frames, fps and a preview frame arrive
 live, open the result with the input and the upscale played in sync (play, pause, seek, speed,
-frame steps, the before/after slider on the paused frame), and download the upscaled clip."""
+frame steps, the before/after slider on the paused frame), download the upscaled clip, and
+share it: a visitor's shared page plays both clips."""
 
 from __future__ import annotations
 
@@ -35,8 +36,8 @@ def _times(page) -> list[float]:
     return page.evaluate(f"() => {PLAYERS}.map(v => v.currentTime)")
 
 
-def test_a_clip_uploaded_watched_live_compared_in_sync_and_downloaded(slow_jobs, live_asgi,
-                                                                    erin, login, tmp_path):
+def test_a_clip_uploaded_watched_live_compared_in_sync_downloaded_and_shared(
+        slow_jobs, live_asgi, erin, browser, login, tmp_path):
     clip = tmp_path / "walk.mp4"
     clip.write_bytes(clip_bytes(160, 128, seconds=5))  # 50 frames with a sine-wave track
     page = login(live_asgi, "erin", "erin-pass-123")
@@ -96,3 +97,17 @@ def test_a_clip_uploaded_watched_live_compared_in_sync_and_downloaded(slow_jobs,
         page.click("a.button:has-text('Download')")
     assert download.value.suggested_filename == "walk_x2_espcn_x2.mp4"
     assert frame_count(str(download.value.path())) == 50
+
+    # Into a gallery, shared: a visitor with no session plays both clips there too.
+    page.fill("#add-to-gallery input[name=title]", "Clips")
+    page.click("#add-to-gallery button[type=submit]")
+    page.wait_for_url("**/galleries/*/")
+    page.click("text=Create share link")
+    share_url = page.get_attribute("a.share-link", "href")
+    visitor = browser.new_context().new_page()
+    assert visitor.goto(f"{live_asgi}{share_url}").status == 200
+    visitor.wait_for_function(f"() => {PLAYERS}.length === 2 && "
+                              f"{PLAYERS}.every(v => v.readyState >= 2)")
+    assert visitor.locator("img").count() == 0
+    visitor.click("[data-v=play]")
+    visitor.wait_for_function(f"() => {PLAYERS}.every(v => v.currentTime > 0.5)")
