@@ -9,6 +9,7 @@ engine's reason.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,12 +24,13 @@ if TYPE_CHECKING:
     from sr_engine.inference import UpscaleConfig
     from sr_engine.video.upscale import VideoConfig
 
-VIDEO_FORMAT_NAMES = "MP4, M4V, MOV, MKV or WebM"
 CODECS = ("h264", "h265", "vp9")  # sr_engine.video.upscale.ENCODERS' keys
 # The output is written in the input's container, which holds every stream copied from it;
 # .m4v is MP4 by another name. A container takes only some video codecs.
 _OUTPUT_SUFFIX = {".m4v": ".mp4"}
 _CODECS_OF = {".webm": ("vp9",), ".mov": ("h264", "h265")}
+# Pixel formats of more than 8 bits: yuv420p10le, yuv444p12be, p010le (not nv12 or yuv420p).
+_DEEP = re.compile(r"(1[0-6]|0[1-6]0)(le|be)$")
 
 
 class VideoRejected(ImageRejected):
@@ -81,7 +83,7 @@ def _notes(info: dict, frames: int) -> list[str]:
     notes += [f"{other}: copied into the output as it is" for other in info.get("others", [])]
     if info.get("rotation"):
         notes.append(f"rotated {info['rotation']}°: the output keeps the rotation")
-    if "10" in info.get("pix_fmt", "") or "12" in info.get("pix_fmt", ""):
+    if _DEEP.search(info.get("pix_fmt", "")):
         notes.append(f"{info['pix_fmt']}: more than 8 bits, kept with H.264 and H.265")
     return notes
 
