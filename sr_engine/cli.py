@@ -62,7 +62,8 @@ def cmd_upscale(args: argparse.Namespace) -> int:
 
 
 def _upscale_video(args: argparse.Namespace, config: UpscaleConfig, bar: BarProgress) -> int:
-    from sr_engine.video.upscale import VideoConfig, upscale_video
+    from sr_engine.video.config import VideoConfig
+    from sr_engine.video.upscale import upscale_video
 
     end = args.end if args.preview is None else args.start + args.preview
     video = VideoConfig(codec=args.codec, crf=args.crf, start_s=args.start, end_s=end,

@@ -87,3 +87,15 @@ class Parts:
 
     def remove(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def newest_segment(folder: Path) -> Path | None:
+    """The latest finished segment in a parts folder (for a preview of a running job), or
+    None. Read only: the running upscale owns the folder, and may rewrite the manifest at any
+    moment (atomically, so it is read whole or not at all)."""
+    try:
+        name = json.loads((folder / MANIFEST).read_text())["segments"][-1]["file"]
+    except (OSError, ValueError, TypeError, KeyError, IndexError):
+        return None
+    path = folder / name
+    return path if path.is_file() else None

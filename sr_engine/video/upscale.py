@@ -29,12 +29,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import av
 import torch
 
-from sr_engine.config import StrictConfig, check
 from sr_engine.data.io import Picture
 from sr_engine.errors import Cancelled, EngineError, VideoError
 from sr_engine.inference.auto import resolve_precision
@@ -42,38 +41,12 @@ from sr_engine.inference.config import UpscaleConfig
 from sr_engine.inference.picture import upscale_picture
 from sr_engine.progress import ProgressCallback, Reporter, emit
 from sr_engine.video.colour import Colour
+from sr_engine.video.config import ENCODERS, VideoConfig
 from sr_engine.video.io import VideoInfo, opened, probe, reason
 from sr_engine.video.join import carried_streams, join, muxer
 from sr_engine.video.parts import Parts, Segment
 from sr_engine.video.threads import Ahead, Behind, Inline, spare_core
 from sr_engine.zoo import LoadedModel, load_model, resolve_device
-
-ENCODERS = {"h264": "libx264", "h265": "libx265", "vp9": "libvpx-vp9", "av1": "libsvtav1"}
-
-
-@dataclass
-class VideoConfig(StrictConfig):
-    """How the upscaled video stream is encoded. `crf`: the encoder's constant-quality
-    setting (lower is better; 18 is visually lossless for x264). `max_output_pixels`: a frame
-    larger than this once upscaled is refused before anything is decoded. `start_s`/`end_s`:
-    only the frames (and copied packets) from `start_s` up to, not including, `end_s`; a clip
-    trimmed at the start begins at 0. `segment_s`: seconds of work between kept segments, the
-    most an interruption can lose."""
-
-    codec: Literal["h264", "h265", "vp9", "av1"] = "h264"
-    crf: int = 18
-    max_output_pixels: int = 64_000_000
-    start_s: float = 0.0
-    end_s: float | None = None
-    segment_s: float = 60.0
-
-    def validate(self) -> None:
-        check(0 <= self.crf <= 63, f"crf: must be 0..63, got {self.crf}")
-        check(self.max_output_pixels >= 1, "max_output_pixels: must be positive")
-        check(self.start_s >= 0, f"start_s: must be 0 or more seconds, got {self.start_s}")
-        check(self.end_s is None or self.end_s > self.start_s,
-              f"end_s: must be after start_s ({self.start_s} s), got {self.end_s}")
-        check(self.segment_s >= 0, f"segment_s: must be 0 or more, got {self.segment_s}")
 
 
 @dataclass
@@ -116,8 +89,9 @@ def upscale_video(src: str | Path, dst: str | Path, config: UpscaleConfig,
         model = load_model(config.model, scale=scale, device=resolve_device(config.device))
     config = dataclasses.replace(config, precision=resolve_precision(
         config.precision, torch.device(model.device), model.name))
-    tmp = _output_file(src, dst)
+    _check_output(src, dst)
     store: Parts | None = None
+    tmp: Path | None = None
     try:
         store = Parts.open(Path(parts) if parts else dst.parent / f".{dst.name}.parts",
                            _run_key(src, model, config, video))
@@ -126,12 +100,14 @@ def upscale_video(src: str | Path, dst: str | Path, config: UpscaleConfig,
             emit(progress, "loading", f"resuming after {resumed} finished frames")
         _encode(src, info, model, config, video, store, progress)
         emit(progress, "saving", f"joining {len(store.segments)} segments into {dst.name}")
+        tmp = _temporary(dst)
         notes = join(src, store, tmp, rotation=info.rotation, name=dst.name,
                      start=store.segments[0].first_pts if video.start_s > 0 else None,
                      end_s=video.end_s)
         os.replace(tmp, dst)
     except BaseException as exc:
-        tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
         # An interruption keeps the finished segments to resume from; a cancel or a bad
         # input would only fail again, so it keeps nothing.
         if store is not None and (isinstance(exc, (Cancelled, EngineError))
@@ -147,23 +123,27 @@ def upscale_video(src: str | Path, dst: str | Path, config: UpscaleConfig,
     return result
 
 
-def _output_file(src: Path, dst: Path) -> Path:
-    """A temporary file beside `dst`, checked early to hold the source's audio and subtitles
-    (the clip would otherwise be upscaled before the container refused its subtitles)."""
+def _temporary(dst: Path) -> Path:
+    """A new empty file beside `dst`, to be renamed over it once complete."""
     try:
         fd, name = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.stem}.", suffix=dst.suffix)
     except OSError as exc:
         raise VideoError(f"{dst.name}: cannot write into {dst.parent} ({exc.strerror})") \
             from None
     os.close(fd)
-    tmp = Path(name)
+    return Path(name)
+
+
+def _check_output(src: Path, dst: Path) -> None:
+    """Raise now if `dst` cannot be written or its container cannot hold the source's audio
+    and subtitles: the clip would otherwise be upscaled before the join found out. The trial
+    file goes at once, so a run killed while it upscales leaves nothing beside `dst`."""
+    tmp = _temporary(dst)
     try:
         with opened(src) as inp, opened(tmp, "w", format=muxer(tmp)) as out:
             carried_streams(inp, out, name=dst.name)
-    except BaseException:
+    finally:
         tmp.unlink(missing_ok=True)
-        raise
-    return tmp
 
 
 def _run_key(src: Path, model: LoadedModel, config: UpscaleConfig,

@@ -19,8 +19,9 @@ from sr_engine.inference import UpscaleConfig
 from sr_engine.progress import ProgressEvent
 from sr_engine.video import io as io_module
 from sr_engine.video import upscale as upscale_module
+from sr_engine.video.config import VideoConfig
 from sr_engine.video.io import probe
-from sr_engine.video.upscale import VideoConfig, upscale_video
+from sr_engine.video.upscale import upscale_video
 from tests.engine.clips import PTS, TIME_BASE, audio_packets, make_clip, timestamps
 
 

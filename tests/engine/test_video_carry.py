@@ -15,7 +15,8 @@ import pytest
 
 from sr_engine.errors import VideoError
 from sr_engine.inference import UpscaleConfig
-from sr_engine.video.upscale import VideoConfig, upscale_video
+from sr_engine.video.config import VideoConfig
+from sr_engine.video.upscale import upscale_video
 from tests.engine.clips import (
     PTS,
     TIME_BASE,

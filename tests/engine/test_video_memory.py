@@ -18,7 +18,8 @@ import json, sys
 from pathlib import Path
 import av, numpy as np
 from sr_engine.inference import UpscaleConfig
-from sr_engine.video.upscale import VideoConfig, upscale_video
+from sr_engine.video.config import VideoConfig
+from sr_engine.video.upscale import upscale_video
 
 folder = Path(sys.argv[1])
 src = folder / "long.mp4"

@@ -19,8 +19,9 @@ from sr_engine.errors import Cancelled
 from sr_engine.inference import UpscaleConfig
 from sr_engine.progress import ProgressEvent
 from sr_engine.video import upscale as upscale_module
+from sr_engine.video.config import VideoConfig
 from sr_engine.video.parts import MANIFEST
-from sr_engine.video.upscale import VideoConfig, upscale_video
+from sr_engine.video.upscale import upscale_video
 from tests.engine.clips import PTS, TIME_BASE, audio_packets, make_clip, timestamps
 from tests.engine.test_video import pipeline  # noqa: F401 - threads and inline, autouse
 
@@ -52,6 +53,9 @@ def test_an_interrupted_clip_resumes_after_its_finished_segments(tmp_path):
     parts = tmp_path / ".out.mp4.parts"
     kept = json.loads((parts / MANIFEST).read_text())["segments"]
     assert not dst.exists() and 3 <= len(kept) <= 6  # the frames written before the stop
+    # Nothing else beside the output: a kill there would leave no temp file either.
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".out.mp4.parts", "clip.mp4",
+                                                          "whole.mp4"]
     (parts / "segment-00099.mp4").write_bytes(b"cut short by a kill")
     events: list[ProgressEvent] = []
     result = upscale_video(src, dst, UpscaleConfig(scale=2), EVERY_FRAME,

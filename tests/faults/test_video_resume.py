@@ -31,7 +31,10 @@ def test_a_worker_killed_mid_video_resumes_after_its_last_segment(studio):
                              name="walk.mp4")
     assert response.status == 201, response.body
     job_id = response.json()["id"]
-    _wait(studio, job_id, lambda job: job["frames"]["done"] >= 20, timeout=120)
+    media = studio.data_dir / "media"
+    # Killed once a segment is finished (the manifest lists it), however fast the frames go.
+    _wait(studio, job_id, lambda job: job["frames"]["done"] >= 20
+          and any(media.glob(f"u*/results/{job_id}/parts/manifest.json")), timeout=120)
     pool_child(studio).kill()  # SIGKILL: nothing of the run gets to clean up
 
     rerun = _wait(studio, job_id, lambda job: job["attempts"] == 2 and job["status"] ==
@@ -49,5 +52,5 @@ def test_a_worker_killed_mid_video_resumes_after_its_last_segment(studio):
     assert output.status == 200 and frame_count(output.body) == FRAMES
     with av.open(io.BytesIO(output.body)) as clip:
         assert [s.type for s in clip.streams] == ["video", "audio"]
-    folder = next((studio.data_dir / "media").glob(f"u*/results/{job_id}"))
+    folder = next(media.glob(f"u*/results/{job_id}"))
     assert sorted(p.name for p in folder.iterdir()) == ["frame.jpg", "output.mp4"]

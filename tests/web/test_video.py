@@ -5,7 +5,6 @@ engine configs; the API reports a video job's frames; media files answer byte ra
 from __future__ import annotations
 
 import io
-import json
 import re
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pytest
 from django.urls import reverse
 
 from sr_engine.progress import ProgressEvent
+from sr_engine.video.parts import Parts, Segment
 from tests.web.clips import clip_bytes
 from webapp.api.tokens import token_create
 from webapp.checks import check_services
@@ -45,8 +45,7 @@ def _stored(media_root: Path, user) -> list[Path]:
     ("SR_MAX_VIDEO_BYTES", 2048, r"^[\d,]+ bytes is over the 2,048 byte limit for videos$"),
     ("SR_MAX_VIDEO_SECONDS", 1, r"^2\.0 s long; the limit is 1 s$"),
     ("SR_MAX_VIDEO_FRAMES", 10, r"^20 frames; the limit is 10$"),
-    ("SR_MAX_VIDEO_PIXELS", 1000, r"^64x48 is 3,072 pixels a frame; the limit for videos is "
-                                  r"1,000$"),
+    ("SR_MAX_VIDEO_PIXELS", 1000, r"^64x48 frames are over the 1,000-pixel limit$"),
     ("SR_MAX_VIDEO_OUTPUT_PIXELS", 10_000, r"^x2 of a 64x48 video makes frames of 128x96 "
                                            r"\(12,288 pixels\); the limit is 10,000 pixels"),
 ])
@@ -65,8 +64,7 @@ def test_a_huge_declared_resolution_is_refused_at_upload(client, user, media_roo
     huge = clip_bytes(4096, 2304, seconds=0.1, audio=False)  # one flat-ish 4K frame
     response = _post(client, user, huge, name="huge.mkv")
     assert response.status_code == 400
-    assert response.json()["error"] == ("4096x2304 is 9,437,184 pixels a frame; the limit for "
-                                         "videos is 2,073,600")
+    assert response.json()["error"] == "4096x2304 frames are over the 2,073,600-pixel limit"
     assert not Upload.objects.exists()
 
 
@@ -118,8 +116,8 @@ def test_a_clip_is_probed_stored_and_queued_with_its_video_config(client, user, 
 
 
 @pytest.mark.parametrize(("name", "fields", "reason"), [
-    ("clip.webm", {"codec": "h264"}, "codec: a WEBM file holds vp9, not h264"),
-    ("clip.mp4", {"codec": "av1"}, "codec: expected one of h264, h265, vp9, got 'av1'"),
+    ("clip.webm", {"codec": "h264"}, "codec: a WEBM file holds vp9 or av1, not h264"),
+    ("clip.mp4", {"codec": "mpeg2"}, "codec: expected one of h264, h265, vp9, av1, got 'mpeg2'"),
     ("clip.mp4", {"crf": "99"}, "crf: must be 0..63, got 99"),
     ("clip.mp4", {"crf": "high"}, "crf: expected an integer, got 'high'"),
     ("clip.mp4", {"format": "png"}, "format: applies to images"),
@@ -195,8 +193,7 @@ def test_frame_progress_adds_fps_eta_and_the_newest_segments_frame(tmp_path):
     assert sent[-1].metrics["fps"] == pytest.approx(2.0) and "preview" not in sent[-1].metrics
     assert sent[-1].eta_s == pytest.approx((40 - 11) / 2.0)  # the engine sent none
     (parts / "segment-00000.mp4").write_bytes(clip_bytes(128, 96, seconds=0.3, audio=False))
-    (parts / "manifest.json").write_text(json.dumps({"key": "k", "segments": [
-        {"file": "segment-00000.mp4", "first_pts": 0, "last_pts": 2, "frames": 3}]}))
+    Parts(parts, "k").add(Segment("segment-00000.mp4", first_pts=0, last_pts=2, frames=3))
     frame(12)  # until the first preview the folder is looked at every half second
     stamp = sent[-1].metrics["preview"]
     assert preview.is_file() and preview.read_bytes()[:2] == b"\xff\xd8"  # a JPEG

@@ -8,15 +8,12 @@ that cannot give one yields False, never an error in the request or the job.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from pathlib import Path
 
 import av
 from PIL import Image
-
-from sr_engine.video.parts import MANIFEST
 
 log = logging.getLogger(__name__)
 # In a video job's result folder: the preview while it runs, the output's poster once done.
@@ -46,16 +43,3 @@ def save_frame(src: Path, dst: Path, *, size: int = 480, rotation: int | None = 
     image.save(tmp, format="JPEG", quality=85)
     os.replace(tmp, dst)
     return True
-
-
-def newest_segment(parts: Path) -> Path | None:
-    """The latest finished segment an engine run keeps in its parts folder: the last one its
-    manifest lists (sr_engine.video.parts; a segment is finished once listed there). Read
-    only: the running engine owns the folder."""
-    try:
-        segments = json.loads((parts / MANIFEST).read_text()).get("segments") or []
-        name = segments[-1]["file"]
-    except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError):
-        return None
-    path = parts / name
-    return path if path.is_file() else None

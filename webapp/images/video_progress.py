@@ -18,7 +18,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from sr_engine.progress import ProgressCallback, ProgressEvent
-from webapp.images.frames import newest_segment, save_frame
+from sr_engine.video.parts import newest_segment
+from webapp.images.frames import save_frame
 
 RATE_WINDOW_S = 5.0
 FIRST_LOOK_S = 0.5  # until the first preview: it shows as soon as a segment is finished

@@ -45,8 +45,9 @@ def video_produce(result: Result, params: dict, folder: Path, progress: JobProgr
                            every=settings.SR_VIDEO_PREVIEW_SECONDS,
                            rotation=result.upload.video.get("rotation", 0))
     output = folder / f"output.{output_suffix(result)}"
-    # The engine writes beside its destination (a temp file, renamed when complete); a run
-    # killed outright leaves that temp file, so each run writes into a fresh staging folder.
+    # The engine joins its segments into a temp file beside its destination, renamed when
+    # complete; a run killed while joining leaves it, so each run writes into a fresh
+    # staging folder.
     staging = folder / STAGING
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()

@@ -17,18 +17,17 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 
 from sr_engine.errors import ConfigError, VideoError
+from sr_engine.video.config import CODECS, VideoConfig
 from sr_engine.video.io import probe
 from webapp.images.validation import ImageRejected, without_path
 
 if TYPE_CHECKING:
     from sr_engine.inference import UpscaleConfig
-    from sr_engine.video.upscale import VideoConfig
 
-CODECS = ("h264", "h265", "vp9")  # sr_engine.video.upscale.ENCODERS' keys
 # The output is written in the input's container, which holds every stream copied from it;
 # .m4v is MP4 by another name. A container takes only some video codecs.
 _OUTPUT_SUFFIX = {".m4v": ".mp4"}
-_CODECS_OF = {".webm": ("vp9",), ".mov": ("h264", "h265")}
+_CODECS_OF = {".webm": ("vp9", "av1"), ".mov": ("h264", "h265")}
 # Pixel formats of more than 8 bits: yuv420p10le, yuv444p12be, p010le (not nv12 or yuv420p).
 _DEEP = re.compile(r"(1[0-6]|0[1-6]0)(le|be)$")
 
@@ -57,15 +56,11 @@ def video_check(path: Path, *, display_name: str) -> CheckedVideo:
     """Probe the clip at `path` and hold it to the deployment's limits; VideoRejected with a
     one-line reason (naming `display_name`, the uploaded name, never the temp file)
     otherwise. The container is the uploaded name's extension."""
-    try:
-        info = probe(path).to_dict()
+    try:  # a declared frame size over the limit is refused before any frame is decoded
+        info = probe(path, max_pixels=settings.SR_MAX_VIDEO_PIXELS).to_dict()
     except VideoError as exc:
         raise VideoRejected(without_path(str(exc), path, display_name)) from None
     width, height = info["width"], info["height"]
-    pixels, limit = width * height, settings.SR_MAX_VIDEO_PIXELS
-    if pixels > limit:
-        raise VideoRejected(f"{width}x{height} is {pixels:,} pixels a frame; the limit for "
-                            f"videos is {limit:,}")
     seconds, frames = info["duration_s"], frame_count(info)
     if seconds > settings.SR_MAX_VIDEO_SECONDS:
         raise VideoRejected(f"{seconds:.1f} s long; the limit is "
@@ -107,10 +102,6 @@ def output_suffix(original_name: str) -> str:
 def video_config(*, original_name: str, codec: str = "", crf: int | None = None) -> VideoConfig:
     """The encoder settings for a clip stored as `original_name`; ConfigError for a codec
     its container cannot hold or a bad CRF. `codec` "" picks the container's usual one."""
-    # Imported here, as images.services does with UpscaleConfig: VideoConfig's module loads
-    # torch, which pages that queue nothing never need.
-    from sr_engine.video.upscale import VideoConfig
-
     suffix = output_suffix(original_name)
     allowed = _CODECS_OF.get(suffix, CODECS)
     codec = codec or allowed[0]
@@ -133,7 +124,6 @@ def video_params(config: UpscaleConfig, video: VideoConfig) -> dict:
 def configs_of(params: dict) -> tuple[UpscaleConfig, VideoConfig | None]:
     """Rebuild the engine configs from `Job.params` (strict: unknown keys are errors)."""
     from sr_engine.inference import UpscaleConfig  # torch: only workers rebuild configs
-    from sr_engine.video.upscale import VideoConfig
 
     rest = dict(params)
     video = rest.pop("video", None)
