@@ -296,6 +296,21 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_make_clips(args: argparse.Namespace) -> int:
+    from sr_engine.data.motion import Motion
+    from sr_engine.video.synth import make_clips
+
+    bar = BarProgress(quiet=args.quiet)
+    try:
+        folders = make_clips(args.stills, args.output, frames=args.frames, seed=args.seed,
+                             motion=Motion(shift=args.shift), progress=bar)
+    finally:
+        bar.close()
+    print(f"{len(folders)} clips of {args.frames} frames in {args.output} "
+          f"(score a model on them: sr-engine evaluate --video {args.output})")
+    return 0
+
+
 def cmd_inspect(args: argparse.Namespace) -> int:
     from sr_engine.checkpoint import read_meta
     from sr_engine.video.io import probe
@@ -431,6 +446,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("models", help="list architectures and checkpoints").set_defaults(
         func=cmd_models)
+    mc = sub.add_parser("make-clips", help="a video evaluation set from still images: one "
+                        "folder of HR frames per still, moved by a random camera path")
+    mc.add_argument("stills", help="folder of still images (not ones a model trains on)")
+    mc.add_argument("-o", "--output", required=True, help="folder for the clip folders")
+    mc.add_argument("--frames", type=int, default=15, help="frames per clip")
+    mc.add_argument("--seed", type=int, default=0)
+    mc.add_argument("--shift", type=float, default=3.0,
+                    help="the fastest camera speed, HR pixels per frame")
+    mc.set_defaults(func=cmd_make_clips)
+
     ins = sub.add_parser("inspect", help="print a checkpoint's metadata")
     ins.add_argument("checkpoint")
     ins.set_defaults(func=cmd_inspect)
