@@ -45,7 +45,7 @@ class ArchSpec:
     halo: Callable[[int, Mapping[str, Any]], int]
     defaults: Mapping[str, Any] = field(default_factory=dict)
     variants: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    kind: Literal["sr", "discriminator"] = "sr"
+    kind: Literal["sr", "video", "discriminator"] = "sr"
     trainable: bool = True
     size_multiple: int = 1
     min_size: int = 1
@@ -102,6 +102,6 @@ def get_spec(arch_id: str) -> ArchSpec:
 def create_model(arch_id: str, *, scale: int, **hparams: Any) -> nn.Module:
     """Build an untrained model. Unknown archs, scales and hyperparameters are ConfigErrors."""
     spec = get_spec(arch_id)
-    if spec.kind == "sr":
+    if spec.kind != "discriminator":
         spec.check_scale(scale)
     return spec.build(scale=scale, **spec.resolve_hparams(hparams))

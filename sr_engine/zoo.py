@@ -113,7 +113,7 @@ def load_model(name_or_path: str | Path, *, scale: int | None = None,
     name, scale = _split_id(str(name_or_path), scale)
     spec = get_spec(name)
     if spec.kind != "sr":
-        raise ConfigError(f"{spec.id} is a {spec.kind}, not an upscaling model")
+        raise ConfigError(f"{spec.id} is a {spec.kind} model, not an image upscaler")
     if scale is None:
         raise ConfigError(f"{spec.id}: give a scale, one of {list(spec.scales)}")
     spec.check_scale(scale)
@@ -165,7 +165,7 @@ def _from_checkpoint(path: Path, scale: int | None, device: torch.device) -> Loa
         raise ConfigError(f"{path.name} is a x{meta.scale} model, not x{scale}")
     spec = get_spec(meta.arch)
     if spec.kind != "sr":
-        raise ConfigError(f"{path.name} holds a {spec.kind}, not an upscaling model")
+        raise ConfigError(f"{path.name} holds a {spec.kind} model, not an image upscaler")
     return _ready(module, spec, meta.scale, meta.hparams, meta, meta.name or path.stem, device)
 
 

@@ -1,7 +1,18 @@
 """Every architecture, one file per family. `ARCHS` is the registry's explicit list:
 add a new family's spec here (and nowhere else) to register it."""
 
-from sr_engine.archs import bicubic, drcn, edsr, espcn, fsrcnn, johnson, srcnn, srgan, vdsr
+from sr_engine.archs import (
+    bicubic,
+    drcn,
+    edsr,
+    espcn,
+    fsrcnn,
+    johnson,
+    srcnn,
+    srgan,
+    vdsr,
+    vespcn,
+)
 from sr_engine.registry import ArchSpec
 
 ARCHS: tuple[ArchSpec, ...] = (
@@ -15,6 +26,7 @@ ARCHS: tuple[ArchSpec, ...] = (
     srgan.SRRESNET,
     srgan.DISCRIMINATOR,
     johnson.SPEC,
+    vespcn.SPEC,
 )
 
 __all__ = ["ARCHS"]

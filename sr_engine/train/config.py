@@ -40,6 +40,8 @@ class ModelSection(StrictConfig):
 
     def validate(self) -> None:
         spec = _spec(self.arch, "model.arch")
+        check(spec.kind != "video", f"model.arch: {self.arch} is a video model; it trains on "
+              "clips, which the training loop does not take yet")
         check(spec.kind == "sr" and spec.trainable, f"model.arch: {self.arch} is not trainable")
         spec.check_scale(self.scale)
         spec.resolve_hparams(self.hparams)
