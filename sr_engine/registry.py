@@ -58,6 +58,11 @@ class ArchSpec:
     def channels(self) -> int:
         return 1 if self.color == "y" else 3
 
+    def frames(self, hparams: Mapping[str, Any]) -> int:
+        """Consecutive frames the network takes (1 for image models; video models say in
+        their `frames` hyperparameter). Its input has `channels * frames` channels."""
+        return int(hparams.get("frames", 1)) if self.kind == "video" else 1
+
     def resolve_hparams(self, hparams: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Defaults overlaid with `hparams`; a `variant` key expands to its preset."""
         merged = dict(self.defaults)

@@ -47,6 +47,16 @@ class LoadedModel:
     # What inference calls, per precision (eager or frozen: sr_engine.inference.fast).
     runnables: dict = field(default_factory=dict, compare=False, repr=False)
 
+    @property
+    def frames(self) -> int:
+        """Consecutive frames the module takes (video models), 1 for image models."""
+        return self.spec.frames(self.hparams)
+
+    @property
+    def in_channels(self) -> int:
+        """Channels of the module's input: the colour channels of each of its frames."""
+        return self.spec.channels * self.frames
+
 
 def resolve_device(name: str | torch.device = "auto") -> torch.device:
     """A torch device from a name; "auto" picks cuda when available, else cpu.
@@ -112,8 +122,8 @@ def load_model(name_or_path: str | Path, *, scale: int | None = None,
         return _from_checkpoint(Path(name_or_path), scale, dev)
     name, scale = _split_id(str(name_or_path), scale)
     spec = get_spec(name)
-    if spec.kind != "sr":
-        raise ConfigError(f"{spec.id} is a {spec.kind} model, not an image upscaler")
+    if spec.kind == "discriminator":
+        raise ConfigError(f"{spec.id} is a {spec.kind}, not an upscaling model")
     if scale is None:
         raise ConfigError(f"{spec.id}: give a scale, one of {list(spec.scales)}")
     spec.check_scale(scale)
@@ -154,9 +164,11 @@ def _find_weights(arch: str, scale: int) -> Path:
     for folder in weights_dirs():
         if (folder / filename).is_file():
             return folder / filename
-    raise MissingWeightsError(
-        f"no trained weights for {arch} x{scale}; train them with: sr-engine train "
-        f"sr_engine/recipes/{arch}_x{scale}.toml (or pass --model PATH.safetensors)")
+    recipe = Path(__file__).parent / "recipes" / f"{arch}_x{scale}.toml"
+    how = f"train them with: sr-engine train sr_engine/recipes/{recipe.name}" \
+        if recipe.is_file() else "none are shipped yet"
+    raise MissingWeightsError(f"no trained weights for {arch} x{scale}; {how} (or pass "
+                              "--model PATH.safetensors)")
 
 
 def _from_checkpoint(path: Path, scale: int | None, device: torch.device) -> LoadedModel:
@@ -164,8 +176,8 @@ def _from_checkpoint(path: Path, scale: int | None, device: torch.device) -> Loa
     if scale is not None and scale != meta.scale:
         raise ConfigError(f"{path.name} is a x{meta.scale} model, not x{scale}")
     spec = get_spec(meta.arch)
-    if spec.kind != "sr":
-        raise ConfigError(f"{path.name} holds a {spec.kind} model, not an image upscaler")
+    if spec.kind == "discriminator":
+        raise ConfigError(f"{path.name} holds a {spec.kind}, not an upscaling model")
     return _ready(module, spec, meta.scale, meta.hparams, meta, meta.name or path.stem, device)
 
 

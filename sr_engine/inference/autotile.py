@@ -53,7 +53,7 @@ def peak_elements(model: LoadedModel, rules: SizeRules) -> float:
     key = f"{model.spec.id}|{model.scale}|{json.dumps(model.hparams, sort_keys=True)}"
     if key not in _peaks:
         size = max(rules.padded(COUNT_SIZE, COUNT_SIZE))
-        _peaks[key] = model_cost(model.module, model.spec.channels, size,
+        _peaks[key] = model_cost(model.module, model.in_channels, size,
                                  model.device).peak_elems
     return _peaks[key]
 

@@ -124,12 +124,12 @@ class _Cast(nn.Module):
 
 def _make(name: str, module: nn.Module, model: LoadedModel, precision: str) -> Runnable:
     if precision == "fp32":
-        return _freeze(module, _input(model.spec.channels, TRACE_SIZE))
+        return _freeze(module, _input(model.in_channels, TRACE_SIZE))
     dtype = AUTOCAST_DTYPES[precision]
     low = copy.deepcopy(module).to(dtype)
     if name == "native":
         return _Cast(low, dtype)
-    return _Cast(_freeze(low, _input(model.spec.channels, TRACE_SIZE).to(dtype)), dtype)
+    return _Cast(_freeze(low, _input(model.in_channels, TRACE_SIZE).to(dtype)), dtype)
 
 
 def _freeze(module: nn.Module, example: Tensor) -> torch.jit.ScriptModule:
@@ -146,7 +146,7 @@ def _freeze(module: nn.Module, example: Tensor) -> torch.jit.ScriptModule:
 def _checked(run: Runnable, module: nn.Module, model: LoadedModel,
              precision: str) -> Runnable:
     """`run`, or an error when it differs from eager on an input of another size."""
-    check = _input(model.spec.channels, CHECK_SIZE)
+    check = _input(model.in_channels, CHECK_SIZE)
     device = torch.device(model.device)
     with torch.inference_mode(), precision_context(device, precision):
         diff = (run(check).float() - module(check).float()).abs().max().item()
@@ -156,7 +156,7 @@ def _checked(run: Runnable, module: nn.Module, model: LoadedModel,
 
 
 def _seconds(run: Runnable, model: LoadedModel, precision: str, repeats: int = 3) -> float:
-    x = _input(model.spec.channels, TIME_SIZE)
+    x = _input(model.in_channels, TIME_SIZE)
     times = []
     with torch.inference_mode(), precision_context(torch.device(model.device), precision):
         for i in range(repeats + 1):  # the first call sets oneDNN up

@@ -8,6 +8,7 @@ conversion, the network, CbCr/alpha resampling and quantisation all happen per t
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -33,23 +34,35 @@ BICUBIC_HALO = 3
 
 
 def upscale_picture(model: LoadedModel, picture: Picture, config: UpscaleConfig,
-                    progress: ProgressCallback | None = None) -> Picture:
+                    progress: ProgressCallback | None = None, *,
+                    window: Sequence[Picture] | None = None) -> Picture:
     """Upscale a Picture by `model.scale`, tile by tile, in its own integer dtype.
 
     pixels (H, W, C) uint8 or uint16, C = 1 or 3; alpha (H, W) or None. Returns a Picture with
     (s*H, s*W, C) pixels and (s*H, s*W) alpha of the same dtypes; ICC profile and format
     are carried over. Y models run on the luma (CbCr and alpha are bicubic-upscaled); a
     grayscale input is its own luma for Y models and is replicated to RGB for RGB models.
+
+    Video models (`model.frames` > 1) take `window`: that many consecutive frames of one
+    size, `picture` the centre one (the frame upscaled), in order.
     """
-    return upscale_picture_counted(model, picture, config, progress)[0]
+    return upscale_picture_counted(model, picture, config, progress, window=window)[0]
 
 
 def upscale_picture_counted(model: LoadedModel, picture: Picture, config: UpscaleConfig,
-                            progress: ProgressCallback | None = None) -> tuple[Picture, int]:
+                            progress: ProgressCallback | None = None, *,
+                            window: Sequence[Picture] | None = None) -> tuple[Picture, int]:
     """`upscale_picture` that also returns the number of tiles run."""
     if model.scale != config.scale:
         raise ConfigError(f"the loaded model is x{model.scale}, the config asks x{config.scale}")
+    frames = [picture] if window is None else list(window)
+    if len(frames) != model.frames:
+        raise ConfigError(f"{model.name} is a video model: it upscales clips, "
+                          f"{model.frames} frames at a time" if model.frames > 1 else
+                          f"{model.name} upscales one picture at a time, not {len(frames)}")
     pixels, alpha, s = picture.pixels, picture.alpha, model.scale
+    if any(f.pixels.shape != pixels.shape for f in frames):
+        raise ConfigError("the frames of a window must share one size and colour mode")
     height, width, channels = pixels.shape
     if channels not in (1, 3):
         raise ConfigError(f"expected 1 or 3 colour channels, got {channels}")
@@ -62,6 +75,9 @@ def upscale_picture_counted(model: LoadedModel, picture: Picture, config: Upscal
     def read(tiles: list[Tile]) -> Tensor:
         return _read_tiles(pixels, tiles, device)
 
+    def read_window(tiles: list[Tile]) -> list[Tensor]:
+        return [_read_tiles(f.pixels, tiles, device) for f in frames]
+
     def write(y: Tensor, tiles: list[Tile]) -> None:
         _write_tiles(out, y, tiles, s)
         if alpha is not None and out_alpha is not None:
@@ -69,8 +85,8 @@ def upscale_picture_counted(model: LoadedModel, picture: Picture, config: Upscal
             _write_tiles(out_alpha[..., None], a, tiles, s)
 
     def work(tiles: list[Tile]) -> None:
-        write(_network_colour(module, read(tiles), model.spec.channels, s, device, precision),
-              tiles)
+        write(_network_colour(module, read_window(tiles), model.spec.channels, s, device,
+                              precision), tiles)
 
     rules = size_rules(model, config.overlap, extra_halo=BICUBIC_HALO)
     tile, batch = resolve_tile(config.tile, config.batch, model, height, width,
@@ -92,21 +108,24 @@ def upscale_picture_counted(model: LoadedModel, picture: Picture, config: Upscal
     return upscaled, n_tiles
 
 
-def _network_colour(module: Runnable, x: Tensor, model_channels: int, scale: int,
+def _network_colour(module: Runnable, xs: list[Tensor], model_channels: int, scale: int,
                     device: torch.device, precision: str) -> Tensor:
-    """(n, C, h, w) picture colours in [0, 1] -> (n, C, s*h, s*w) upscaled, for any C/model mix."""
-    def net(t: Tensor) -> Tensor:
-        return forward(module, t, device=device, precision=precision)
+    """The (n, C, h, w) picture colours in [0, 1] of each frame the network takes (one for
+    image models, the window of a video model) -> (n, C, s*h, s*w), the centre frame
+    upscaled, for any C/model mix. Frames go to the network side by side as channels."""
+    def net(frames: list[Tensor]) -> Tensor:
+        return forward(module, torch.cat(frames, dim=1), device=device, precision=precision)
 
+    x = xs[len(xs) // 2]
     if model_channels == 3:
         if x.shape[1] == 3:
-            return net(x)
-        return net(x.expand(-1, 3, -1, -1)).mean(dim=1, keepdim=True)
+            return net(xs)
+        return net([t.expand(-1, 3, -1, -1) for t in xs]).mean(dim=1, keepdim=True)
     if x.shape[1] == 1:  # a gray value is its own luma (the SR evaluation convention)
-        return net(x)
-    ycc = rgb_to_ycbcr(x)
-    y = net(ycc[:, :1])
-    cbcr = imresize(ycc[:, 1:], scale)
+        return net(xs)
+    ycc = [rgb_to_ycbcr(t) for t in xs]
+    y = net([t[:, :1] for t in ycc])
+    cbcr = imresize(ycc[len(ycc) // 2][:, 1:], scale)
     return ycbcr_to_rgb(torch.cat([y, cbcr], dim=1)).clamp(0.0, 1.0)
 
 

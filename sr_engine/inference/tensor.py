@@ -45,8 +45,8 @@ def upscale_tensor(model: LoadedModel, lr: Tensor, *, tile: int | str = "auto",
     forward, `precision` one of auto/fp32/bf16/fp16.
     Emits "tiling" progress events; a `Cancelled` raised by `progress` propagates.
     """
-    if lr.dim() != 4 or lr.shape[1] != model.spec.channels:
-        raise ConfigError(f"{model.name} expects (N, {model.spec.channels}, h, w) input, "
+    if lr.dim() != 4 or lr.shape[1] != model.in_channels:
+        raise ConfigError(f"{model.name} expects (N, {model.in_channels}, h, w) input, "
                           f"got shape {tuple(lr.shape)}")
     if batch < 1 or (tile != "auto" and int(tile) < 0):
         raise ConfigError(f"tile must be auto or >= 0 and batch >= 1, got tile={tile}, "

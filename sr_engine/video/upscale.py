@@ -46,6 +46,7 @@ from sr_engine.video.io import VideoInfo, opened, probe, reason
 from sr_engine.video.join import carried_streams, join, muxer
 from sr_engine.video.parts import Parts, Segment
 from sr_engine.video.threads import Ahead, Behind, Inline, spare_core
+from sr_engine.video.window import windows
 from sr_engine.zoo import LoadedModel, load_model, resolve_device
 
 
@@ -173,15 +174,17 @@ def _encode(src: Path, info: VideoInfo, model: LoadedModel, config: UpscaleConfi
         total = _expected_frames(info, video)
         reporter = Reporter(progress, "encoding", total=total, start=store.frames)
         frames = _frames(inp, vin, video, after=store.last_pts, name=src.name,
-                         duration_s=info.duration_s)
+                         duration_s=info.duration_s, context=model.frames // 2)
         reader, writer = (Ahead(frames, name="sr-decode"),
                           Behind(segments.handle, name="sr-encode")) \
             if spare_core(torch.device(model.device).type) \
             else (Inline(frames), Inline(handle=segments.handle))
+        pictures = _Pictures(colour)
         cut_at = time.monotonic() + video.segment_s
         try:
-            for frame in reader:  # with threads, decoding and encoding run beside the model
-                writer.put(_upscaled(frame, model, config, colour, size))
+            # With threads, decoding and encoding run beside the model.
+            for frame, window in windows(reader, model.frames):
+                writer.put(_upscaled(frame, pictures.of(window), model, config, colour, size))
                 reporter.current += 1
                 reporter.emit(f"frame {reporter.current}/{total or '?'}",
                               {"fps": reporter.rate()})
@@ -204,15 +207,20 @@ def _encode(src: Path, info: VideoInfo, model: LoadedModel, config: UpscaleConfi
 
 
 def _frames(inp: av.container.InputContainer, vin: av.stream.Stream, video: VideoConfig, *,
-            after: int | None, name: str, duration_s: float) -> Iterator[av.VideoFrame]:
-    """The decoded frames from `video.start_s` (or after the source timestamp `after`, where
-    a resumed run goes on) up to `video.end_s`, seeking to the keyframe before the first.
-    A clip whose frames end well before its declared duration is cut short (a truncated
-    download): a VideoError once its last frame is decoded."""
+            after: int | None, name: str, duration_s: float, context: int = 0
+            ) -> Iterator[tuple[av.VideoFrame, bool]]:
+    """The decoded frames, each with whether it is to be upscaled: those from
+    `video.start_s` (or after the source timestamp `after`, where a resumed run goes on) up
+    to `video.end_s`. Decoding starts at the keyframe before the first of them, or `context`
+    frames earlier (a video model's neighbours). A clip whose frames end well before its
+    declared duration is cut short (a truncated download): a VideoError once its last frame
+    is decoded."""
     time_base = vin.time_base
     if after is not None or video.start_s > 0:
-        inp.seek(after if after is not None else int(video.start_s / time_base),
-                 stream=vin, backward=True)
+        rate = float(vin.average_rate or vin.guessed_rate or 25)
+        back = math.ceil(context / rate / time_base) + (1 if context else 0)
+        first = after if after is not None else int(video.start_s / time_base)
+        inp.seek(max(first - back, 0), stream=vin, backward=True)
     last: av.VideoFrame | None = None
     for packet in inp.demux(vin):
         for frame in packet.decode():
@@ -220,14 +228,10 @@ def _frames(inp: av.container.InputContainer, vin: av.stream.Stream, video: Vide
                 raise VideoError(f"{name}: its frames carry no timestamps (a raw stream?); "
                                  "put it in a container first (.mkv)")
             last = frame
-            if after is not None and frame.pts <= after:
-                continue
             at = float(frame.pts * time_base)  # as the seconds given are: 10/50 < 0.2
-            if at < video.start_s:
-                continue
             if video.end_s is not None and at >= video.end_s:
                 return
-            yield frame
+            yield frame, (after is None or frame.pts > after) and at >= video.start_s
     if last is not None:
         _check_whole(last, vin, duration_s, name)
 
@@ -313,11 +317,32 @@ def _even(n: int) -> int:
     return n - n % 2
 
 
-def _upscaled(frame: av.VideoFrame, model: LoadedModel, config: UpscaleConfig,
-              colour: Colour, size: tuple[int, int]) -> av.VideoFrame:
-    rgb = frame.reformat(format=colour.rgb, src_colorspace=colour.matrix,
-                         src_color_range=colour.color_range, dst_color_range=2)
-    pixels = upscale_picture(model, Picture(pixels=rgb.to_ndarray()), config).pixels
+class _Pictures:
+    """Decoded frames as the RGB pictures the model takes, each converted once while it is in
+    the window (keyed by timestamp: unique within a clip, unlike a freed frame's id)."""
+
+    def __init__(self, colour: Colour) -> None:
+        self.colour = colour
+        self.cache: dict[int, Picture] = {}
+
+    def of(self, window: list[av.VideoFrame]) -> list[Picture]:
+        self.cache = {f.pts: self.cache.get(f.pts) or self._convert(f) for f in window}
+        return [self.cache[f.pts] for f in window]
+
+    def _convert(self, frame: av.VideoFrame) -> Picture:
+        c = self.colour
+        rgb = frame.reformat(format=c.rgb, src_colorspace=c.matrix,
+                             src_color_range=c.color_range, dst_color_range=2)
+        return Picture(pixels=rgb.to_ndarray())
+
+
+def _upscaled(frame: av.VideoFrame, window: list[Picture], model: LoadedModel,
+              config: UpscaleConfig, colour: Colour, size: tuple[int, int]) -> av.VideoFrame:
+    """`frame` upscaled (from its window of pictures, one for image models) as a YUV frame
+    of `size` with its timestamp."""
+    centre = window[len(window) // 2]
+    pixels = upscale_picture(model, centre, config,
+                             window=window if model.frames > 1 else None).pixels
     pixels = pixels[:size[0], :size[1]]
     out = av.VideoFrame.from_ndarray(pixels, format=colour.rgb).reformat(
         format=colour.yuv, src_colorspace=colour.matrix, dst_colorspace=colour.matrix,

@@ -5,14 +5,17 @@ video models out of the image paths."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
 from sr_engine.archs.vespcn import VESPCN, MotionCompensation, motion_losses, warp
-from sr_engine.errors import ConfigError
+from sr_engine.data.io import Picture
+from sr_engine.errors import ConfigError, MissingWeightsError
+from sr_engine.inference import UpscaleConfig, upscale_picture
 from sr_engine.registry import create_model, get_spec, list_models
 from sr_engine.train.config import ModelSection
-from sr_engine.zoo import load_model
+from sr_engine.zoo import LoadedModel, load_model
 
 
 @pytest.mark.parametrize("scale", [2, 3, 4])
@@ -74,10 +77,33 @@ def test_video_models_are_their_own_kind_and_stay_out_of_the_image_paths():
     spec = get_spec("vespcn")
     assert spec.halo(4, spec.resolve_hparams()) >= 2 * 24 + 9
     assert spec.halo(4, spec.resolve_hparams({"variant": "no_mc"})) == 9
-    with pytest.raises(ConfigError, match="vespcn is a video model, not an image upscaler"):
+    with pytest.raises(MissingWeightsError, match="no trained weights for vespcn x4; none are "
+                                                  "shipped yet"):
         load_model("vespcn", scale=4)
     with pytest.raises(ConfigError, match="vespcn is a video model"):
         ModelSection(arch="vespcn", scale=4)
     with pytest.raises(ConfigError, match="supports scales"):
         create_model("vespcn", scale=8)
     assert isinstance(create_model("vespcn", scale=4), VESPCN)
+
+
+def _loaded(scale: int = 2, **hparams) -> LoadedModel:
+    torch.manual_seed(0)
+    spec = get_spec("vespcn")
+    module = create_model("vespcn", scale=scale, **hparams).eval()
+    return LoadedModel(module=module, spec=spec, scale=scale,
+                       hparams=spec.resolve_hparams(hparams), meta=None, name="vespcn_test",
+                       device=torch.device("cpu"))
+
+
+def test_a_video_model_upscales_a_window_of_frames_tiled_as_whole():
+    model = _loaded()
+    rng = np.random.default_rng(0)
+    window = [Picture(pixels=rng.integers(0, 256, (24, 32, 3), np.uint8)) for _ in range(3)]
+    whole = upscale_picture(model, window[1], UpscaleConfig(scale=2, tile=0), window=window)
+    tiled = upscale_picture(model, window[1], UpscaleConfig(scale=2, tile=16), window=window)
+    assert whole.pixels.shape == (48, 64, 3)
+    assert np.abs(whole.pixels.astype(int) - tiled.pixels).max() <= 1
+    with pytest.raises(ConfigError, match="vespcn_test is a video model: it upscales clips, 3 "
+                                          "frames at a time"):
+        upscale_picture(model, window[1], UpscaleConfig(scale=2))
