@@ -169,10 +169,13 @@ def _output_y(sr: Tensor, gray: bool) -> Tensor:
 
 
 def super_resolve_y(model: LoadedModel, image: EvalImage, precision: str = "fp32",
-                    runner: Runnable | None = None) -> Tensor:
+                    runner: Runnable | None = None, *,
+                    window: list[EvalImage] | None = None) -> Tensor:
     """Run the whole LR image through the model (or `runner`, another way of running its
-    weights: sr_engine.inference.fast); (H, W) float64 luma levels of its output."""
-    x = _model_input(image.lr, model.spec.color)
+    weights: sr_engine.inference.fast); (H, W) float64 luma levels of its output. A video
+    model takes `window`, the consecutive frames centred on `image`, side by side."""
+    frames = window if window is not None else [image]
+    x = torch.cat([_model_input(f.lr, model.spec.color) for f in frames], dim=1)
     with torch.inference_mode():
         sr = forward(runner or model.module, x, device=model.device, precision=precision)
     return _output_y(sr.cpu(), image.gray)
@@ -189,6 +192,9 @@ def evaluate(model: LoadedModel, data: EvalSet | str | Path, *, scale: int | Non
     scale = model.scale if scale is None else scale
     if scale != model.scale:
         raise ConfigError(f"the model is x{model.scale}, evaluation asks x{scale}")
+    if model.frames > 1:
+        raise ConfigError(f"{model.name} is a video model: evaluate it on clips "
+                          "(sr-engine evaluate --video DIR)")
     data = data if isinstance(data, EvalSet) else load_eval_set(data, scale=scale)
     if data.scale != scale:
         raise ConfigError(f"the evaluation set was prepared for x{data.scale}, not x{scale}")

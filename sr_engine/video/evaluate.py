@@ -43,6 +43,7 @@ from __future__ import annotations
 import math
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -66,6 +67,7 @@ from sr_engine.evaluate import (
 from sr_engine.inference.fast import Runnable
 from sr_engine.metrics import psnr, ssim
 from sr_engine.progress import ProgressCallback, Reporter
+from sr_engine.video.window import windows
 
 if TYPE_CHECKING:
     from sr_engine.zoo import LoadedModel
@@ -239,31 +241,40 @@ def _load_frame(clip: Clip, path: Path, size: tuple[int, int] | None,
     return modcrop(levels8(picture), scale), here
 
 
-def evaluate_clip(model: LoadedModel, clip: Clip, *, scale: int, degradation: str = "bi",
-                  precision: str = "fp32", runner: Runnable | None = None,
-                  reporter: Reporter | None = None) -> ClipReport:
-    """Degrade, upscale and score a clip's frames in order (one frame in memory at a time)."""
-    rows: list[dict] = []
-    prev: tuple[np.ndarray, np.ndarray] | None = None  # the previous frame's (SR Y, HR Y)
+def _eval_frames(clip: Clip, scale: int, degradation: str) -> Iterator[EvalImage]:
+    """The protocol's pair (LR, HR Y) of each frame of `clip`, in order, read as needed."""
     size = None
     for path in clip.frames:
         hr, size = _load_frame(clip, path, size, scale)
-        image = EvalImage(name=path.name, lr=degrade_frame(hr, scale, degradation),
-                          hr_y=y_levels(hr))
-        sr_y = super_resolve_y(model, image, precision, runner)
+        yield EvalImage(name=path.name, lr=degrade_frame(hr, scale, degradation),
+                        hr_y=y_levels(hr))
+
+
+def evaluate_clip(model: LoadedModel, clip: Clip, *, scale: int, degradation: str = "bi",
+                  precision: str = "fp32", runner: Runnable | None = None,
+                  reporter: Reporter | None = None) -> ClipReport:
+    """Degrade, upscale and score a clip's frames in order (one frame in memory at a time, a
+    window of them for a video model, the clip's ends repeated)."""
+    rows: list[dict] = []
+    prev: tuple[np.ndarray, np.ndarray] | None = None  # the previous frame's (SR Y, HR Y)
+    for image, window in windows(((f, True) for f in _eval_frames(clip, scale, degradation)),
+                                 model.frames):
+        sr_y = super_resolve_y(model, image, precision, runner,
+                               window=window if model.frames > 1 else None)
         if sr_y.shape != image.hr_y.shape:
-            raise ImageError(f"clip {clip.name}, {path.name}: model output "
+            raise ImageError(f"clip {clip.name}, {image.name}: model output "
                              f"{tuple(sr_y.shape)} does not match HR {tuple(image.hr_y.shape)}")
         p = float(psnr(sr_y, image.hr_y, crop=scale, data_range=255.0))
         s = float(ssim(sr_y, image.hr_y, crop=scale, data_range=255.0))
-        row: dict = {"name": path.name, "psnr_y": p, "ssim_y": s}
+        row: dict = {"name": image.name, "psnr_y": p, "ssim_y": s}
         sr, ref = sr_y.numpy(), image.hr_y.numpy()
         if prev is not None:
             row.update(_pair_figures(prev, sr, ref, scale))
         rows.append(row)
         prev = (sr, ref)
         if reporter is not None:
-            reporter.advance(message=f"{clip.name}/{path.name}", metrics={"psnr": p, "ssim": s})
+            reporter.advance(message=f"{clip.name}/{image.name}",
+                             metrics={"psnr": p, "ssim": s})
     height, width = prev[1].shape if prev is not None else (0, 0)
     return ClipReport(
         name=clip.name, n_frames=len(rows), width=width, height=height,

@@ -12,12 +12,14 @@ import torch
 from PIL import Image, ImageFilter
 from torch import nn
 
+from sr_engine.archs.common import upsample_bicubic
 from sr_engine.cli import main
 from sr_engine.data.io import load_image
 from sr_engine.degrade.resize import modcrop
 from sr_engine.errors import ConfigError
 from sr_engine.evaluate import evaluate, levels8, load_eval_set
 from sr_engine.progress import ProgressEvent
+from sr_engine.registry import get_spec
 from sr_engine.video import speed as vs
 from sr_engine.video.evaluate import (
     bd_lr,
@@ -28,7 +30,7 @@ from sr_engine.video.evaluate import (
     temporal_error,
     warping_error,
 )
-from sr_engine.zoo import SHIPPED_WEIGHTS, load_model
+from sr_engine.zoo import SHIPPED_WEIGHTS, LoadedModel, load_model
 
 H, W = 48, 60  # frame size: x4 leaves a 12x15 LR, and 40x52 pixels once SSIM shaves 4
 
@@ -328,3 +330,36 @@ def test_benchmark_writes_the_video_table_when_x4_is_asked(espcn_only, tmp_path:
     with pytest.raises(SystemExit):
         main([*argv[:-4], "--video-size", "480p"])
     assert "expected WIDTHxHEIGHT" in capsys.readouterr().err
+
+
+class _Pick(nn.Module):
+    """A stand-in video model: the bicubic upscaling of one frame of its window."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__()
+        self.index = index
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return upsample_bicubic(x[:, self.index:self.index + 1], 4)
+
+
+def _video_model(index: int) -> LoadedModel:
+    spec = get_spec("vespcn")
+    return LoadedModel(module=_Pick(index), spec=spec, scale=4, hparams=spec.resolve_hparams(),
+                       meta=None, name="pick", device=torch.device("cpu"))
+
+
+def test_a_video_model_sees_each_frame_with_its_neighbours(video_set: Path, bicubic) -> None:
+    base = evaluate_video(bicubic, video_set)
+    # The centre frame upscaled on Y: bicubic's figure (which rounds RGB before taking Y).
+    centre = evaluate_video(_video_model(1), video_set).per_clip[0].per_frame
+    assert [c["psnr_y"] for c in centre] == pytest.approx(
+        [b["psnr_y"] for b in base.per_clip[0].per_frame], abs=0.05)
+    previous = evaluate_video(_video_model(0), video_set).per_clip[0].per_frame
+    # The first frame's window repeats it (its "previous" frame is itself); later frames get
+    # the frame before, which has moved: worse.
+    assert previous[0]["psnr_y"] == centre[0]["psnr_y"]
+    assert all(p["psnr_y"] < c["psnr_y"] - 1 for p, c in zip(previous[1:], centre[1:],
+                                                               strict=True))
+    with pytest.raises(ConfigError, match="pick is a video model: evaluate it on clips"):
+        evaluate(_video_model(1), video_set / "calendar", scale=4)
