@@ -90,13 +90,14 @@ class MotionCompensation(nn.Module):
 
 
 class VESPCN(nn.Module):
-    """forward: (N, T, h, w) float Y in [0, 1] -> (N, 1, s*h, s*w); h and w multiples of 4
-    (the coarse flow's resolution) when `motion` is on. See the module doc."""
+    """forward: (N, T, h, w) float Y in [0, 1] -> (N, 1, s*h, s*w), any h and w (padded
+    inside to the coarse flow's multiple of 4). See the module doc."""
 
     def __init__(self, scale: int, frames: int = 3, layers: int = 9, features: int = 24,
                  motion: bool = True, max_flow: float = 24.0) -> None:
         super().__init__()
-        self.frames, self.centre = frames, frames // 2
+        self.frames, self.centre, self.scale = frames, frames // 2, scale
+        self.compensates_motion = motion
         self.mc = MotionCompensation(max_flow) if motion else None
         body: list[nn.Module] = [conv(frames, features, 3), nn.ReLU(inplace=True)]
         for _ in range(layers - 2):
@@ -107,6 +108,13 @@ class VESPCN(nn.Module):
     def motion(self, lr: Tensor) -> tuple[Tensor, list[Tensor], list[Tensor]]:
         """(the SR output, each neighbour warped onto the centre, their flows), neighbours in
         frame order; no warps or flows without motion compensation."""
+        h, w = lr.shape[-2:]
+        pad_h, pad_w = -h % 4, -w % 4
+        if self.mc is not None and (pad_h or pad_w):
+            sr, warped, flows = self.motion(F.pad(lr, (0, pad_w, 0, pad_h), mode="replicate"))
+            s = self.scale
+            return (sr[..., :h * s, :w * s], [x[..., :h, :w] for x in warped],
+                    [f[..., :h, :w] for f in flows])
         frames = list(lr.split(1, dim=1))
         centre = frames[self.centre]
         warped: list[Tensor] = []
@@ -167,7 +175,6 @@ SPEC = ArchSpec(
     defaults={"frames": 3, "layers": 9, "features": 24, "motion": True, "max_flow": 24.0},
     variants={"no_mc": {"motion": False}, "e5": {"frames": 5}},
     kind="video",
-    size_multiple=4,
     min_size=8,
     description="Video ESPCN: motion-compensated early fusion of consecutive frames and a "
                 "sub-pixel upsampler (Y).",

@@ -40,9 +40,8 @@ class ModelSection(StrictConfig):
 
     def validate(self) -> None:
         spec = _spec(self.arch, "model.arch")
-        check(spec.kind != "video", f"model.arch: {self.arch} is a video model; it trains on "
-              "clips, which the training loop does not take yet")
-        check(spec.kind == "sr" and spec.trainable, f"model.arch: {self.arch} is not trainable")
+        check(spec.kind in ("sr", "video") and spec.trainable,
+              f"model.arch: {self.arch} is not trainable")
         spec.check_scale(self.scale)
         spec.resolve_hparams(self.hparams)
 
@@ -67,8 +66,25 @@ class AugmentSection(StrictConfig):
 
 
 @dataclass
+class MotionSection(StrictConfig):
+    """Video models: the bounds of the random camera paths that make training clips from
+    still images (sr_engine.data.motion): the fastest shift (HR pixels a frame), rotation
+    (degrees a frame) and zoom (relative change a frame)."""
+
+    shift: float = 3.0
+    angle: float = 0.5
+    zoom: float = 0.01
+
+    def validate(self) -> None:
+        check(min(self.shift, self.angle, self.zoom) >= 0,
+              "data.motion: shift, angle and zoom must be >= 0")
+
+
+@dataclass
 class DataSection(StrictConfig):
-    """HR training folders, degraded on the fly; `patch_size` counts LR pixels."""
+    """HR training folders, degraded on the fly; `patch_size` counts LR pixels. Video
+    models train on clips made from the stills by `motion`, and validate on clip folders
+    (`val` holding one folder of frames per clip) or on clips made from `val`'s stills."""
 
     train: list[Path]
     val: Path | None = None
@@ -77,6 +93,7 @@ class DataSection(StrictConfig):
     augment: AugmentSection = field(default_factory=AugmentSection)
     degradation: Degradation = field(default_factory=Degradation)
     cache_mb: int = 2048  # decoded uint8 images kept in memory; more is a loading error
+    motion: MotionSection = field(default_factory=MotionSection)
 
     def validate(self) -> None:
         check(len(self.train) > 0, "data.train: give at least one HR image folder")
@@ -120,6 +137,8 @@ class LossSection(StrictConfig):
     charbonnier: float = 0.0
     perceptual: float = 0.0
     adversarial: float = 0.0
+    warp: float = 0.0  # video models: MSE of each warped neighbour against the centre frame
+    flow_smooth: float = 0.0  # video models: Huber penalty on the flows' gradients
     perceptual_weights: str = ""  # VGG19 weights: path, file:// or http(s):// URL
     perceptual_layers: list[str] = field(default_factory=lambda: ["relu5_4"])
     discriminator: str = "srgan_discriminator"
@@ -131,7 +150,8 @@ class LossSection(StrictConfig):
                 "perceptual": self.perceptual}
 
     def validate(self) -> None:
-        weights = [*self.content_weights().values(), self.adversarial, self.intermediate]
+        weights = [*self.content_weights().values(), self.adversarial, self.intermediate,
+                   self.warp, self.flow_smooth]
         check(all(w >= 0 for w in weights), "loss weights must be >= 0")
         check(any(self.content_weights().values()), "loss: give l1, mse, charbonnier "
               "or perceptual a non-zero weight")

@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from sr_engine.archs.vespcn import motion_losses
 from sr_engine.data.prefetch import Prefetcher
 from sr_engine.errors import Cancelled, TrainingStopped
 from sr_engine.losses import discriminator_loss, generator_adversarial_loss, mean_parts
@@ -170,12 +171,21 @@ def generator_loss(s: Session, lr: Tensor, hr: Tensor) -> tuple[Tensor, Tensor, 
     """(sr, total loss, logged parts): content terms, DRCN's recursive supervision, and
     the adversarial term when a discriminator is trained."""
     cfg = s.config
+    warped: list[Tensor] = []
     with _autocast(s):
         if cfg.loss.intermediate:
             sr, inter = s.model.forward_all(lr)
+        elif cfg.loss.warp or cfg.loss.flow_smooth:
+            sr, warped, flows = s.model.motion(lr)
         else:
             sr = s.model(lr)
     loss, parts = s.criterion(sr, hr)
+    if warped:  # VESPCN: motion compensation trained jointly (the paper's Eq. 3)
+        centre = lr[:, lr.shape[1] // 2:lr.shape[1] // 2 + 1]
+        warp_mse, smooth = motion_losses(centre.float(), [w.float() for w in warped],
+                                         [f.float() for f in flows])
+        loss = loss + cfg.loss.warp * warp_mse + cfg.loss.flow_smooth * smooth
+        parts["warp"], parts["flow_smooth"] = warp_mse.detach(), smooth.detach()
     if cfg.loss.intermediate:  # DRCN: every recursion's output supervised, weight -> 0
         alpha = cfg.loss.intermediate * (1 - s.step / cfg.train.steps)
         inter_loss = torch.stack([s.criterion(x, hr)[0] for x in inter]).mean()

@@ -15,7 +15,9 @@ import torch
 from torch import Tensor, nn
 
 from sr_engine.checkpoint import load_checkpoint
+from sr_engine.data.clips import ClipSampler
 from sr_engine.data.datasets import PatchSampler
+from sr_engine.data.motion import Motion
 from sr_engine.errors import ConfigError
 from sr_engine.losses import ContentLoss, PerceptualLoss, expand_path
 from sr_engine.registry import ArchSpec, create_model, get_spec
@@ -136,12 +138,16 @@ def build_session(config: TrainConfig, resume: Path | None = None) -> Session:
     session = Session(
         config=cfg, device=device, spec=spec, hparams=hparams, model=model,
         optimizer=build_optimizer(model.parameters(), cfg.optim),
-        criterion=_criterion(cfg).to(device), sampler=_sampler(cfg, spec), out_dir=out_dir,
+        criterion=_criterion(cfg).to(device), sampler=_sampler(cfg, spec, hparams), out_dir=out_dir,
         ema=EMA(model, cfg.train.ema) if cfg.train.ema else None,
         validator=_validator(cfg, spec, hparams, device),
     )
     if cfg.loss.intermediate and not hasattr(model, "forward_all"):
         raise ConfigError(f"loss.intermediate needs an arch with forward_all; {spec.id} has none")
+    if (cfg.loss.warp or cfg.loss.flow_smooth) and not getattr(model, "compensates_motion",
+                                                                False):
+        raise ConfigError(f"loss.warp and loss.flow_smooth need a motion-compensated video "
+                          f"model; {spec.id} {hparams} has no motion")
     if cfg.loss.adversarial:
         disc = create_model(cfg.loss.discriminator, scale=cfg.model.scale,
                             **cfg.loss.discriminator_hparams)
@@ -185,8 +191,15 @@ def _criterion(cfg: TrainConfig) -> ContentLoss:
     return ContentLoss(loss.content_weights(), perceptual)
 
 
-def _sampler(cfg: TrainConfig, spec: ArchSpec) -> PatchSampler:
+def _sampler(cfg: TrainConfig, spec: ArchSpec, hparams: dict[str, Any]) -> PatchSampler:
     data = cfg.data
+    if spec.kind == "video":
+        return ClipSampler([expand_path(p) for p in data.train], frames=spec.frames(hparams),
+                           motion=Motion(**data.motion.to_dict()), scale=cfg.model.scale,
+                           patch_size=data.patch_size, color=spec.color,
+                           degradation=data.degradation, flips=data.augment.flips,
+                           rot90=data.augment.rot90, cache_mb=data.cache_mb,
+                           seed=cfg.train.seed)
     return PatchSampler([expand_path(p) for p in data.train], scale=cfg.model.scale,
                         patch_size=data.patch_size, color=spec.color,
                         degradation=data.degradation, flips=data.augment.flips,
@@ -202,4 +215,4 @@ def _validator(cfg: TrainConfig, spec: ArchSpec, hparams: dict[str, Any],
     if not folder.is_dir():
         raise ConfigError(f"validation folder not found: {folder}")
     return Validator(folder, spec=spec, scale=cfg.model.scale, hparams=hparams,
-                     name=cfg.run_name, device=device)
+                     name=cfg.run_name, device=device, clips=out_dir_of(cfg) / "val_clips")

@@ -1,4 +1,6 @@
-"""Validation during training: the evaluation protocol on a folder, loaded once per run."""
+"""Validation during training: the evaluation protocol on a folder, loaded once per run;
+for video models, on clips (`evaluate --video`): the folder's clip folders, or clips made
+once per run from its stills (seeded, so every run of a recipe validates on the same)."""
 
 from __future__ import annotations
 
@@ -8,9 +10,14 @@ from typing import Any
 import torch
 from torch import nn
 
+from sr_engine.errors import ConfigError
 from sr_engine.evaluate import evaluate, load_eval_set
 from sr_engine.registry import ArchSpec
+from sr_engine.video.evaluate import evaluate_video
+from sr_engine.video.synth import make_clips
 from sr_engine.zoo import LoadedModel
+
+VAL_FRAMES = 7  # frames of each validation clip made from a still
 
 
 class Validator:
@@ -21,11 +28,20 @@ class Validator:
     """
 
     def __init__(self, folder: Path, *, spec: ArchSpec, scale: int, hparams: dict[str, Any],
-                 name: str, device: torch.device) -> None:
+                 name: str, device: torch.device, clips: Path | None = None) -> None:
         self.folder = folder
-        self.data = load_eval_set(folder, scale=scale)
         self.spec, self.scale, self.hparams = spec, scale, hparams
         self.name, self.device = name, device
+        self.video = spec.kind == "video"
+        if self.video:
+            has_clips = any(p.is_dir() for p in folder.iterdir())
+            if not has_clips:
+                if clips is None:
+                    raise ConfigError(f"{folder} holds stills: name a folder for their clips")
+                make_clips(folder, clips, frames=VAL_FRAMES, seed=0)
+            self.clips = folder if has_clips else clips
+        else:
+            self.data = load_eval_set(folder, scale=scale)
 
     def __call__(self, module: nn.Module) -> dict[str, float]:
         """{"psnr": dB, "ssim": in [0, 1]} of `module`; restores its train/eval mode."""
@@ -33,7 +49,8 @@ class Validator:
         loaded = LoadedModel(module=module.eval(), spec=self.spec, scale=self.scale,
                              hparams=self.hparams, meta=None, name=self.name, device=self.device)
         try:
-            report = evaluate(loaded, self.data, scale=self.scale, precision="fp32")
+            report = evaluate_video(loaded, self.clips, scale=self.scale, precision="fp32") \
+                if self.video else evaluate(loaded, self.data, scale=self.scale, precision="fp32")
         finally:
             module.train(was_training)
         return {"psnr": float(report.psnr_y), "ssim": float(report.ssim_y)}

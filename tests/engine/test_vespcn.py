@@ -1,5 +1,5 @@
 """VESPCN (sr_engine.archs.vespcn): the video calling convention (N, T, h, w) -> (N, 1, sh, sw)
-for 3 and 5 frames and every scale, the warp moves pixels by the flow, motion compensation
+for 3 and 5 frames, every scale and any size, the warp moves pixels by the flow, motion compensation
 learns a known shift, the paper's motion losses, the no-MC baseline, and the registry keeps
 video models out of the image paths."""
 
@@ -14,7 +14,6 @@ from sr_engine.data.io import Picture
 from sr_engine.errors import ConfigError, MissingWeightsError
 from sr_engine.inference import UpscaleConfig, upscale_picture
 from sr_engine.registry import create_model, get_spec, list_models
-from sr_engine.train.config import ModelSection
 from sr_engine.zoo import LoadedModel, load_model
 
 
@@ -28,6 +27,7 @@ def test_frames_in_one_upscaled_centre_frame_out(scale, variant):
     assert len(warped) == len(flows) == (0 if variant.get("variant") == "no_mc" else frames - 1)
     assert all(f.shape == (2, 2, 16, 24) for f in flows)
     assert model(torch.zeros(1, frames, 8, 8)).shape == (1, 1, 8 * scale, 8 * scale)
+    assert model(torch.zeros(1, frames, 9, 11)).shape == (1, 1, 9 * scale, 11 * scale)
 
 
 def test_the_warp_reads_where_the_flow_points():
@@ -80,8 +80,6 @@ def test_video_models_are_their_own_kind_and_stay_out_of_the_image_paths():
     with pytest.raises(MissingWeightsError, match="no trained weights for vespcn x4; none are "
                                                   "shipped yet"):
         load_model("vespcn", scale=4)
-    with pytest.raises(ConfigError, match="vespcn is a video model"):
-        ModelSection(arch="vespcn", scale=4)
     with pytest.raises(ConfigError, match="supports scales"):
         create_model("vespcn", scale=8)
     assert isinstance(create_model("vespcn", scale=4), VESPCN)
