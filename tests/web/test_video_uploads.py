@@ -10,8 +10,11 @@ from pathlib import Path
 
 import pytest
 from django.urls import reverse
+from PIL import Image
 
+from sr_engine.checkpoint import CheckpointMeta, save_checkpoint
 from sr_engine.progress import ProgressEvent
+from sr_engine.registry import create_model
 from sr_engine.video.parts import Parts, Segment
 from tests.web.clips import clip_bytes
 from webapp.api.tokens import token_create
@@ -209,3 +212,31 @@ def test_a_video_limit_over_the_request_limit_is_a_deploy_warning(settings):
     assert "sr_studio.W004" in [w.id for w in check_services()]
     settings.SR_MAX_VIDEO_BYTES = settings.SR_MAX_REQUEST_BYTES
     assert "sr_studio.W004" not in [w.id for w in check_services()]
+
+
+def test_a_video_model_is_offered_for_videos_only(client, user, clip, tmp_path, monkeypatch):
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    model = create_model("vespcn", scale=2, layers=3, features=8)
+    save_checkpoint(weights / "vespcn_x2.safetensors", model,
+                    CheckpointMeta.for_arch("vespcn", scale=2, hparams={"layers": 3,
+                                                                       "features": 8}))
+    monkeypatch.setenv("SR_ENGINE_WEIGHTS", str(weights))
+    listed = client.get(reverse("api_models"),
+                        HTTP_AUTHORIZATION=f"Bearer {token_create(user=user)}").json()
+    assert {"id": "vespcn_x2", "video_only": True}.items() <= next(
+        m for m in listed["models"] if m["id"] == "vespcn_x2").items()
+    image = io.BytesIO(_png())
+    image.name = "photo.png"
+    refused = client.post(reverse("api_jobs"), {"image": image, "scale": "2",
+                                                "model": "vespcn_x2"},
+                          HTTP_AUTHORIZATION=f"Bearer {token_create(user=user)}")
+    assert refused.status_code == 400
+    assert "is a video model: it upscales videos only" in refused.json()["error"]
+    assert _post(client, user, clip, model="vespcn_x2").status_code == 201
+
+
+def _png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (24, 16), (200, 30, 30)).save(out, format="PNG")
+    return out.getvalue()

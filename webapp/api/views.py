@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
 from sr_engine.errors import ConfigError
+from sr_engine.video import is_video
 from webapp.api.auth import api_error, api_methods, token_required
 from webapp.api.openapi import openapi_schema
 from webapp.images.catalog import model_catalog, model_resolve
@@ -86,7 +87,7 @@ def jobs(request: HttpRequest) -> HttpResponse:
     try:
         scale = _parse_scale(request.POST.get("scale"))
         model_id = request.POST.get("model") or "bicubic"
-        model_resolve(model_id, scale)
+        model_resolve(model_id, scale, images=not is_video(image.name or ""))
         crf = _parse_crf(request.POST.get("crf"))
         submission_check(owner=request.user, files=[image, *([reference] if reference else [])],
                          jobs=1)

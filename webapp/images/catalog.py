@@ -23,10 +23,12 @@ class ModelChoice:
     scales: tuple[int, ...]
     description: str
     kind: str  # "baseline", "checkpoint" or "promoted"
+    video_only: bool = False  # a video model (VESPCN): it takes consecutive frames of a clip
 
     def to_dict(self) -> dict:
         return {"id": self.id, "label": self.label, "scales": list(self.scales),
-                "description": self.description, "kind": self.kind}
+                "description": self.description, "kind": self.kind,
+                "video_only": self.video_only}
 
 
 def _bicubic() -> ModelChoice:
@@ -59,7 +61,7 @@ def model_catalog() -> list[ModelChoice]:
             description += f"; {figures}"
         choices.append(ModelChoice(id=ident, label=label, engine_name=str(path),
                                    scales=(int(meta.scale),), description=description,
-                                   kind="checkpoint"))
+                                   kind="checkpoint", video_only=_video_arch(meta.arch)))
     return choices + _promoted(seen)
 
 
@@ -75,17 +77,31 @@ def _promoted(seen: set[str]) -> list[ModelChoice]:
         out.append(ModelChoice(
             id=m.name, label=f"{m.name} ({m.arch} x{m.scale}, trained here)",
             engine_name=m.path, scales=(m.scale,), kind="promoted",
+            video_only=_video_arch(m.arch),
             description=f"{m.arch} trained in the studio, step {m.step}"
                         + (f"; {metrics}" if metrics else "")))
     return out
 
 
-def model_resolve(model_id: str, scale: int) -> ModelChoice:
-    """The catalogue entry for `model_id`, checked against `scale`; ConfigError otherwise."""
+def _video_arch(arch: str) -> bool:
+    from sr_engine.registry import get_spec
+
+    try:
+        return get_spec(arch).kind == "video"
+    except EngineError:
+        return False
+
+
+def model_resolve(model_id: str, scale: int, *, images: bool = False) -> ModelChoice:
+    """The catalogue entry for `model_id`, checked against `scale` and, when `images` (the
+    upload holds a still image), against taking clips only; ConfigError otherwise."""
     for choice in model_catalog():
         if choice.id == model_id:
             if scale not in choice.scales:
                 raise ConfigError(f"model {model_id!r} supports scale(s) "
                                   f"{', '.join(f'x{s}' for s in choice.scales)}, not x{scale}")
+            if images and choice.video_only:
+                raise ConfigError(f"model {model_id!r} is a video model: it upscales videos "
+                                  "only (it reads each frame's neighbours)")
             return choice
     raise ConfigError(f"unknown model {model_id!r}; see the list of available models")

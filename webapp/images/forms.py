@@ -8,7 +8,7 @@ from django import forms
 from django.conf import settings
 
 from sr_engine.errors import ConfigError
-from sr_engine.video import VIDEO_SUFFIXES
+from sr_engine.video import VIDEO_SUFFIXES, is_video
 from webapp.images.catalog import model_catalog, model_resolve
 from webapp.images.services import OUTPUT_FORMATS
 from webapp.images.videos import CODECS
@@ -64,9 +64,10 @@ class UploadForm(forms.Form):
     def clean(self) -> dict:
         data = super().clean()
         scale, models = data.get("scale"), data.get("models") or []
+        images = any(not is_video(f.name or "") for f in data.get("images") or [])
         for model_id in models:
             try:
-                model_resolve(model_id, scale or 0)
+                model_resolve(model_id, scale or 0, images=images)
             except ConfigError as exc:
                 self.add_error("models", str(exc))
         if data.get("reference") and len(data.get("images") or []) > 1:
