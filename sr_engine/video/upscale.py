@@ -1,11 +1,13 @@
 """`upscale_video`: a clip upscaled frame by frame through the image path (tiling, precision
-auto), streamed: a few frames at a time, never the clip in memory or as PNGs on disk; where a
-core is spare, a thread decodes ahead of the model and another encodes behind it
+auto; a video model gets each frame's window of neighbours: sr_engine.video.window),
+streamed: a few frames at a time, never the clip in memory or as PNGs on disk; where a core
+is spare, a thread decodes ahead of the model and another encodes behind it
 (sr_engine.video.threads).
 
 Kept from the input: every frame's timestamp (the output stream has the input's time base,
 so variable frame rates stay as they were), the frame count, the display rotation, and every
-audio and subtitle stream, copied packet for packet (bit-exact, no re-encoding). The video is
+audio and subtitle stream, copied packet for packet where the output's container holds it
+(else audio is encoded again and the result says so: sr_engine.video.carry). The video is
 encoded as H.264 (default), H.265, VP9 or AV1 (SVT-AV1) at a CRF, in yuv420p (10-bit where
 the input is).
 
