@@ -14,6 +14,7 @@ import json
 import os
 import shlex
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -174,6 +175,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     from sr_engine import benchmark as bm
     from sr_engine import precision_quality as pq
     from sr_engine.perf import table as perf
+    from sr_engine.video import quality as vq
     from sr_engine.video import speed as vs
     from sr_engine.zoo import resolve_device
 
@@ -188,6 +190,11 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
                                     progress=bar) if quality and checks else []
         if reduced and args.precision_file:  # now: the speed runs below read it
             pq.write_precision_file(Path(args.precision_file), reduced)
+        clips, label = vq.clip_set(args.video_data, data, Path(tempfile.gettempdir())
+                                   / "sr-engine-dev-clips") \
+            if not args.no_quality and vq.SCALE in args.scales else (Path(), "")
+        vquality = vq.video_quality_rows(vq.default_models(), clips, device=args.device,
+                                         progress=bar) if label else []
         archs = [m for m in models if not Path(m).suffix]  # speed is per arch, not per file
         speed = [] if args.no_speed else bm.speed_rows(
             archs, args.scales, devices=args.devices, precisions=args.precisions,
@@ -214,7 +221,8 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     text = bm.render_markdown(quality, speed, skipped, _command_line(args),
                               precision=pq.precision_table(reduced) if reduced else [],
                               perf=perf.perf_markdown(measured) if measured else [],
-                              video=vs.video_speed_table(video, left_out))
+                              video=vs.video_speed_table(video, left_out),
+                              video_quality=vq.video_quality_table(vquality, label))
     if args.out:
         from sr_engine.paths import atomic_write_text
 
@@ -404,6 +412,9 @@ def build_parser() -> argparse.ArgumentParser:
     bm.add_argument("--precision-file", default=None,
                     help="JSON of each checkpoint's PSNR drop per precision to merge into "
                          "(what precision auto reads: sr_engine/weights/precision.json)")
+    bm.add_argument("--video-data", type=Path, default=None, metavar="DIR",
+                    help="clip folders (Vid4 layout) for the video quality table (default: "
+                         "clips made from the Set14 stills)")
     bm.add_argument("--no-quality", action="store_true")
     bm.add_argument("--no-speed", action="store_true")
     bm.add_argument("--perf", action="store_true",
