@@ -60,7 +60,8 @@ def data_fingerprint(folders: Sequence[Path]) -> str:
     return digest.hexdigest()
 
 
-def _decode(label: str, data: bytes) -> Tensor:
+def decode_rgb(label: str, data: bytes) -> Tensor:
+    """An image file's bytes as (3, H, W) uint8 RGB; ImageError naming `label`."""
     try:
         with Image.open(io.BytesIO(data)) as img:
             rgb = np.asarray(img.convert("RGB"))  # gray and palette images become RGB
@@ -113,7 +114,7 @@ class PatchSampler:
         for label, path in _entries(folders):
             data = path.read_bytes()
             _update(digest, label, data)
-            img = _decode(label, data)
+            img = decode_rgb(label, data)
             if min(img.shape[1:]) < self.crop:
                 self.skipped += 1
                 continue

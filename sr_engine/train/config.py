@@ -83,11 +83,14 @@ class MotionSection(StrictConfig):
 @dataclass
 class DataSection(StrictConfig):
     """HR training folders, degraded on the fly; `patch_size` counts LR pixels. Video
-    models train on clips made from the stills by `motion`, and validate on clip folders
-    (`val` holding one folder of frames per clip) or on clips made from `val`'s stills."""
+    models train on real clips when `clips` names them (folders of clip folders of frames,
+    or video files), else on clips made from the `train` stills by `motion`; they validate
+    on clip folders (`val` holding one folder of frames per clip) or on clips made from
+    `val`'s stills."""
 
-    train: list[Path]
+    train: list[Path] = field(default_factory=list)
     val: Path | None = None
+    clips: list[Path] = field(default_factory=list)
     patch_size: int = 24
     batch_size: int = 16
     augment: AugmentSection = field(default_factory=AugmentSection)
@@ -96,7 +99,8 @@ class DataSection(StrictConfig):
     motion: MotionSection = field(default_factory=MotionSection)
 
     def validate(self) -> None:
-        check(len(self.train) > 0, "data.train: give at least one HR image folder")
+        check(len(self.train) > 0 or len(self.clips) > 0,
+              "data.train: give at least one HR image folder (or data.clips for a video model)")
         check(self.patch_size >= 4, "data.patch_size must be at least 4 (LR pixels)")
         check(self.batch_size >= 1, "data.batch_size must be at least 1")
         check(self.cache_mb >= 1, "data.cache_mb must be at least 1")
@@ -203,6 +207,8 @@ class TrainConfig(StrictConfig):
 
     def validate(self) -> None:
         spec = get_spec(self.model.arch)
+        check(not self.data.clips or spec.kind == "video",
+              f"data.clips: {self.model.arch} is an image model; clips train video models")
         check(self.data.patch_size >= spec.min_size
               and self.data.patch_size % spec.size_multiple == 0,
               f"data.patch_size: {self.model.arch} needs LR inputs of at least {spec.min_size} "

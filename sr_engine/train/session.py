@@ -15,7 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from sr_engine.checkpoint import load_checkpoint
-from sr_engine.data.clips import ClipSampler
+from sr_engine.data.clips import ClipSampler, RealClipSampler
 from sr_engine.data.datasets import PatchSampler
 from sr_engine.data.motion import Motion
 from sr_engine.errors import ConfigError
@@ -193,6 +193,13 @@ def _criterion(cfg: TrainConfig) -> ContentLoss:
 
 def _sampler(cfg: TrainConfig, spec: ArchSpec, hparams: dict[str, Any]) -> PatchSampler:
     data = cfg.data
+    if spec.kind == "video" and data.clips:
+        return RealClipSampler([expand_path(p) for p in data.clips],
+                               frames=spec.frames(hparams), scale=cfg.model.scale,
+                               patch_size=data.patch_size, color=spec.color,
+                               degradation=data.degradation, flips=data.augment.flips,
+                               rot90=data.augment.rot90, cache_mb=data.cache_mb,
+                               seed=cfg.train.seed)
     if spec.kind == "video":
         return ClipSampler([expand_path(p) for p in data.train], frames=spec.frames(hparams),
                            motion=Motion(**data.motion.to_dict()), scale=cfg.model.scale,

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
-from sr_engine.data.clips import ClipSampler
+from sr_engine.data.clips import ClipSampler, RealClipSampler
 from sr_engine.data.motion import Motion
 from sr_engine.errors import ConfigError
 from sr_engine.inference import UpscaleConfig
@@ -66,3 +68,42 @@ def test_vespcn_trains_validates_on_clips_and_upscales_a_clip(stills, tmp_path: 
 def test_motion_losses_need_motion_compensation(stills, tmp_path: Path):
     with pytest.raises(ConfigError, match="loss.warp and loss.flow_smooth need a motion"):
         train(_config(stills, tmp_path / "run", hparams=', variant = "no_mc"'))
+
+
+def _frame_folders(root: Path) -> Path:
+    """Vimeo-90K's layout: root/sequences/00001/0001/im1.png ..., a bar moving right."""
+    for clip in ("0001", "0002"):
+        folder = root / "sequences" / "00001" / clip
+        folder.mkdir(parents=True)
+        for t in range(5):
+            pixels = np.full((64, 80, 3), 60, np.uint8)
+            pixels[:, 10 + 4 * t:14 + 4 * t] = 250
+            Image.fromarray(pixels).save(folder / f"im{t + 1}.png")
+    return root
+
+
+def test_real_clips_from_frame_folders_and_video_files(tmp_path):
+    folders = _frame_folders(tmp_path / "vimeo")
+    video = make_clip(tmp_path / "clip.mp4", audio=False)
+    sampler = RealClipSampler([folders, video], frames=3, scale=2, patch_size=8, color="y",
+                              rot90=False, flips=False, seed=0)
+    assert (len(sampler), sampler.skipped) == (3, 0)
+    bigger = RealClipSampler([folders, video], frames=3, scale=2, patch_size=14, color="y")
+    assert (len(bigger), bigger.skipped) == (2, 1)  # 48x32 frames: under a 36-pixel crop
+    lr, hr = sampler.batch(6)
+    assert lr.shape == (6, 3, 8, 8) and hr.shape == (6, 1, 16, 16)
+    again = RealClipSampler([folders, video], frames=3, scale=2, patch_size=8, color="y",
+                            rot90=False, flips=False, seed=0)
+    assert again.fingerprint == sampler.fingerprint and torch.equal(again.batch(6)[0], lr)
+    with pytest.raises(ConfigError, match="no clip of at least 9 frames"):
+        RealClipSampler([folders], frames=9, scale=2, patch_size=8, color="y")
+
+
+def test_a_video_model_trains_on_real_clips(stills, tmp_path):
+    folders = _frame_folders(tmp_path / "vimeo")
+    result = train(_config(stills, tmp_path / "run", "data.train=[]",
+                           f'data.clips=["{folders}"]', "train.steps=2", "train.val_every=2",
+                           "optim.warmup_steps=0"))
+    assert result.steps == 2 and result.best_checkpoint is not None
+    with pytest.raises(ConfigError, match="data.clips: espcn is an image model"):
+        TrainConfig.from_toml(SMOKE).with_overrides([f'data.clips=["{folders}"]'])
