@@ -55,13 +55,16 @@ def model_catalog() -> list[ModelChoice]:
         # The label carries the figures so the upload form shows how good each model is.
         label = f"{meta.arch} x{meta.scale} ({ident})"
         description = f"{meta.arch} checkpoint, step {meta.step}"
+        video_only = _video_arch(meta.arch)
+        if video_only:
+            label += " [videos only]"
         if meta.metrics:
             figures = meta.summary()
             label += f" — {figures}"
             description += f"; {figures}"
         choices.append(ModelChoice(id=ident, label=label, engine_name=str(path),
                                    scales=(int(meta.scale),), description=description,
-                                   kind="checkpoint", video_only=_video_arch(meta.arch)))
+                                   kind="checkpoint", video_only=video_only))
     return choices + _promoted(seen)
 
 
