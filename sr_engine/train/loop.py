@@ -218,7 +218,7 @@ def validate(s: Session, log: RunLog, progress: ProgressCallback | None) -> None
     """Evaluate the (EMA) weights; keep `best.safetensors` when PSNR improves."""
     assert s.validator is not None
     steps = s.config.train.steps
-    emit(progress, "validating", f"validating on {s.validator.folder.name}",
+    emit(progress, "validating", f"validating on {s.validator.label}",
          current=s.step, total=steps)
     s.last_metrics = s.validator(s.eval_module)
     log.write("val", s.step, s.last_metrics)

@@ -43,7 +43,7 @@ def _meta(s: Session, metrics: dict[str, float], notes: str) -> CheckpointMeta:
 
 def save_best(s: Session) -> Path:
     path = s.out_dir / "best.safetensors"
-    note = f"best validation PSNR on {s.validator.folder.name}" if s.validator else ""
+    note = f"best validation PSNR on {s.validator.label}" if s.validator else ""
     return save_checkpoint(path, s.eval_module, _meta(s, s.best_metrics, note))
 
 

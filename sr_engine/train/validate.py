@@ -40,7 +40,10 @@ class Validator:
                     raise ConfigError(f"{folder} holds stills: name a folder for their clips")
                 make_clips(folder, clips, frames=VAL_FRAMES, seed=0)
             self.clips = folder if has_clips else clips
+            self.label = folder.name if has_clips else \
+                f"clips made from the {folder.name} stills (seed 0, {VAL_FRAMES} frames)"
         else:
+            self.label = folder.name
             self.data = load_eval_set(folder, scale=scale)
 
     def __call__(self, module: nn.Module) -> dict[str, float]:
