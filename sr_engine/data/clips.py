@@ -1,11 +1,12 @@
-"""Training clips for video models from still HR images: each sample is a short burst of
-frames moved by a random camera path (sr_engine.data.motion) over a crop of a still, each
-frame degraded like an image model's LR (`degrade`), and the centre frame's HR.
+"""Training windows for video models: `ClipSampler` makes them from still HR images (a short
+burst of frames moved by a random camera path, sr_engine.data.motion, over a crop of a
+still); `RealClipSampler` cuts them from real clips (frame folders or video files). Each
+frame is degraded like an image model's LR (`degrade`); the target is the centre frame's HR.
 
-Like `PatchSampler` (whose image cache, crops, augmentation and generator it shares, so a
-resumed run is exact), but `batch(n)` returns lr (n, T, p, p) and hr (n, C, p*s, p*s): the
-T frames side by side as channels (C = 1, Y, for the Y models of the papers), and the centre
-frame's HR. The crop carries a margin for the motion, so frames never read beyond it.
+Like `PatchSampler` (whose crops, augmentation and generator they share, so a resumed run is
+exact), but `batch(n)` returns lr (n, T*C, p, p) and hr (n, C, p*s, p*s): the T frames side
+by side as channels (C = 1, Y, for the Y models of the papers), and the centre frame's HR.
+A still's crop carries a margin for the motion, so frames never read beyond it.
 """
 
 from __future__ import annotations
