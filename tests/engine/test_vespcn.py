@@ -11,7 +11,7 @@ import torch
 
 from sr_engine.archs.vespcn import VESPCN, MotionCompensation, motion_losses, warp
 from sr_engine.data.io import Picture
-from sr_engine.errors import ConfigError, MissingWeightsError
+from sr_engine.errors import ConfigError
 from sr_engine.inference import UpscaleConfig, upscale_picture
 from sr_engine.registry import create_model, get_spec, list_models
 from sr_engine.zoo import LoadedModel, load_model
@@ -77,9 +77,11 @@ def test_video_models_are_their_own_kind_and_stay_out_of_the_image_paths():
     spec = get_spec("vespcn")
     assert spec.halo(4, spec.resolve_hparams()) >= 2 * 24 + 9
     assert spec.halo(4, spec.resolve_hparams({"variant": "no_mc"})) == 9
-    with pytest.raises(MissingWeightsError, match="no trained weights for vespcn x4; none are "
-                                                  "shipped yet"):
-        load_model("vespcn", scale=4)
+    shipped = load_model("vespcn", scale=4)
+    assert (shipped.frames, shipped.in_channels) == (3, 3)
+    with pytest.raises(ConfigError, match="is a video model: it upscales clips, 3 frames"):
+        upscale_picture(shipped, Picture(pixels=np.zeros((8, 8, 3), np.uint8)),
+                        UpscaleConfig(scale=4))
     with pytest.raises(ConfigError, match="supports scales"):
         create_model("vespcn", scale=8)
     assert isinstance(create_model("vespcn", scale=4), VESPCN)
