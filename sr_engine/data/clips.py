@@ -28,6 +28,7 @@ from sr_engine.data.motion import Motion, random_trajectory, render
 from sr_engine.degrade import Degradation, degrade
 from sr_engine.errors import ConfigError
 from sr_engine.video import is_video
+from sr_engine.video.evaluate import frame_files
 from sr_engine.video.io import opened, reason
 
 
@@ -162,7 +163,7 @@ def _folder_clips(root: Path, frames: int, digest: hashlib._Hash) -> Iterator[Te
     folders = sorted({p.parent for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES})
     videos = sorted(p for p in root.rglob("*") if is_video(p))
     for folder in folders:
-        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        files = frame_files(folder)  # the order evaluate --video reads a clip's frames in
         if len(files) < frames:
             continue
         stack = []

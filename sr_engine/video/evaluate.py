@@ -14,8 +14,9 @@ Degradation, each frame on its own (sr_engine.evaluate does the same for images)
   (SRMD) used for Vid4 BD. Other code differs in small ways (BasicSR's duf_downsample uses a
   13x13 kernel, reflected borders and no rounding), which moves PSNR by hundredths of a dB.
 
-Scoring: each frame is upscaled in order, on its own, exactly as an image is evaluated
-(`super_resolve_y`: Y or RGB models, gray frames, outputs stored as uint8), and scored on Y
+Scoring: each frame is upscaled in order, on its own (a video model with its window of
+neighbours, the clip's ends repeated), exactly as an image is evaluated (`super_resolve_y`:
+Y or RGB models, gray frames, outputs stored as uint8), and scored on Y
 (uint8 levels, `scale` pixels shaved per border) by PSNR and SSIM. A clip's figure is the mean
 over its frames; the set's the mean over clips (the BasicVSR / mmagic convention, so a long
 clip does not outweigh a short one).
@@ -129,7 +130,8 @@ def _natural_key(name: str) -> list[str | int]:
     return [int(part) if i % 2 else part for i, part in enumerate(re.split(r"(\d+)", name))]
 
 
-def _frames(folder: Path) -> tuple[Path, ...]:
+def frame_files(folder: Path) -> tuple[Path, ...]:
+    """The image files of a clip folder in natural name order (frame_9 before frame_10)."""
     files = (p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     return tuple(sorted(files, key=lambda p: _natural_key(p.name)))
 
@@ -143,12 +145,12 @@ def find_clips(data_dir: str | Path) -> list[Clip]:
     folders = sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")),
                      key=lambda p: _natural_key(p.name))
     if not folders:
-        frames = _frames(root)
+        frames = frame_files(root)
         if not frames:
             raise ConfigError(f"no clips in {root}: expected one folder of HR frames per clip "
                               f"({root}/CLIP/00000.png, ...)")
         return [Clip(root.name, frames)]
-    clips = [Clip(folder.name, _frames(folder)) for folder in folders]
+    clips = [Clip(folder.name, frame_files(folder)) for folder in folders]
     for clip in clips:
         if not clip.frames:
             raise ConfigError(f"clip {root / clip.name} holds no frames "
@@ -259,8 +261,7 @@ def evaluate_clip(model: LoadedModel, clip: Clip, *, scale: int, degradation: st
     prev: tuple[np.ndarray, np.ndarray] | None = None  # the previous frame's (SR Y, HR Y)
     for image, window in windows(((f, True) for f in _eval_frames(clip, scale, degradation)),
                                  model.frames):
-        sr_y = super_resolve_y(model, image, precision, runner,
-                               window=window if model.frames > 1 else None)
+        sr_y = super_resolve_y(model, image, precision, runner, window=window)
         if sr_y.shape != image.hr_y.shape:
             raise ImageError(f"clip {clip.name}, {image.name}: model output "
                              f"{tuple(sr_y.shape)} does not match HR {tuple(image.hr_y.shape)}")

@@ -6,7 +6,8 @@ A parts folder holds one small MP4 per segment, its video only (the audio and su
 copied from the source when the segments are joined), and `manifest.json`, rewritten
 atomically once a segment file is complete: a segment is finished exactly when the manifest
 lists it, and anything else in the folder (a segment cut short by a kill) is removed on
-opening. The manifest's `key` says which run made the segments (source file, model,
+opening. Only those files are ever removed (a folder named by the caller may hold others).
+The manifest's `key` says which run made the segments (source file, model,
 settings); parts made by another run are discarded, never mixed into a clip.
 
 Each segment's timestamps start at 0 (its first frame's source timestamp is recorded as
@@ -16,13 +17,16 @@ which would move every frame of a 1/30000 time base by a few ticks.
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
-import shutil
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from sr_engine.paths import atomic_write_text
+
 MANIFEST = "manifest.json"
+_SEGMENT = re.compile(r"segment-\d{5}\.mp4")
 
 
 @dataclass(frozen=True)
@@ -56,13 +60,11 @@ class Parts:
             pass
         if not all((folder / s.file).is_file() for s in parts.segments):
             parts.segments = []
-        if not parts.segments:
-            shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True, exist_ok=True)
-        listed = {MANIFEST, *(s.file for s in parts.segments)}
-        for stray in folder.iterdir():  # a segment cut short, a manifest half-written
-            if stray.name not in listed:
-                stray.unlink()
+        listed = {s.file for s in parts.segments}
+        for ours in _own_files(folder):  # a segment cut short, another run's, a stale manifest
+            if ours.name not in listed:
+                ours.unlink()
         return parts
 
     @property
@@ -75,18 +77,29 @@ class Parts:
         return self.segments[-1].last_pts if self.segments else None
 
     def next_file(self) -> Path:
+        # Numbered on from the last finished one: a segment cut short is written over.
         return self.folder / f"segment-{len(self.segments):05d}.mp4"
 
     def add(self, segment: Segment) -> None:
         """Record a complete segment file; from here on a resumed run keeps it."""
         self.segments.append(segment)
-        tmp = self.folder / f".{MANIFEST}"
-        tmp.write_text(json.dumps({"key": self.key,
-                                   "segments": [asdict(s) for s in self.segments]}))
-        os.replace(tmp, self.folder / MANIFEST)
+        atomic_write_text(self.folder / MANIFEST, json.dumps(
+            {"key": self.key, "segments": [asdict(s) for s in self.segments]}))
 
     def remove(self) -> None:
-        shutil.rmtree(self.folder, ignore_errors=True)
+        """Delete the segments and the manifest, and the folder if nothing else is in it."""
+        for ours in _own_files(self.folder):
+            ours.unlink()
+        with contextlib.suppress(OSError):
+            self.folder.rmdir()
+
+
+def _own_files(folder: Path) -> list[Path]:
+    """The files a parts folder's runs write: segments, the manifest and its temp files."""
+    if not folder.is_dir():
+        return []
+    return [p for p in folder.iterdir() if p.is_file() and (
+        _SEGMENT.fullmatch(p.name) or p.name == MANIFEST or p.name.startswith(f".{MANIFEST}"))]
 
 
 def newest_segment(folder: Path) -> Path | None:

@@ -219,8 +219,7 @@ def _frames(inp: av.container.InputContainer, vin: av.stream.Stream, video: Vide
     is decoded."""
     time_base = vin.time_base
     if after is not None or video.start_s > 0:
-        rate = float(vin.average_rate or vin.guessed_rate or 25)
-        back = math.ceil(context / rate / time_base) + (1 if context else 0)
+        back = math.ceil(context * _frame_s(vin) / time_base) + (1 if context else 0)
         first = after if after is not None else int(video.start_s / time_base)
         inp.seek(max(first - back, 0), stream=vin, backward=True)
     last: av.VideoFrame | None = None
@@ -242,13 +241,18 @@ def _check_whole(last: av.VideoFrame, vin: av.stream.Stream, duration_s: float,
                  name: str) -> None:
     """Raise when the last frame ends more than a frame and 0.1 s before the declared end
     (a slideshow's long last frame has a long duration, so it passes)."""
-    step = 1 / float(vin.average_rate or vin.guessed_rate or 25)
+    step = _frame_s(vin)
     start = float((vin.start_time or 0) * vin.time_base)
     end = float(last.pts * vin.time_base) + (float(last.duration * vin.time_base)
                                              if last.duration else step)
     if end - start + step + 0.1 < duration_s:
         raise VideoError(f"{name}: the video ends at {end - start:.2f} s of the "
                          f"{duration_s:.2f} s it declares (a truncated or damaged file)")
+
+
+def _frame_s(vin: av.stream.Stream) -> float:
+    """Seconds of one frame at the stream's average rate (25 fps where it gives none)."""
+    return 1 / float(vin.average_rate or vin.guessed_rate or 25)
 
 
 def _expected_frames(info: VideoInfo, video: VideoConfig) -> int:
@@ -285,8 +289,8 @@ class _SegmentWriter:
         self.out.mux(self.stream.encode(item))
 
     def _start(self, first_pts: int) -> None:
-        # SVT-AV1 prints its settings to stderr unless told to keep to errors.
-        os.environ.setdefault("SVT_LOG", "1")
+        if self.video.codec == "av1":  # SVT-AV1 prints its settings unless told otherwise
+            os.environ.setdefault("SVT_LOG", "1")
         self.out = av.open(str(self.store.next_file()), "w")
         stream = self.out.add_stream(ENCODERS[self.video.codec], rate=self.rate)
         stream.height, stream.width = self.size
@@ -342,9 +346,7 @@ def _upscaled(frame: av.VideoFrame, window: list[Picture], model: LoadedModel,
               config: UpscaleConfig, colour: Colour, size: tuple[int, int]) -> av.VideoFrame:
     """`frame` upscaled (from its window of pictures, one for image models) as a YUV frame
     of `size` with its timestamp."""
-    centre = window[len(window) // 2]
-    pixels = upscale_picture(model, centre, config,
-                             window=window if model.frames > 1 else None).pixels
+    pixels = upscale_picture(model, window[len(window) // 2], config, window=window).pixels
     pixels = pixels[:size[0], :size[1]]
     out = av.VideoFrame.from_ndarray(pixels, format=colour.rgb).reformat(
         format=colour.yuv, src_colorspace=colour.matrix, dst_colorspace=colour.matrix,

@@ -107,3 +107,13 @@ def test_a_video_model_trains_on_real_clips(stills, tmp_path):
     assert result.steps == 2 and result.best_checkpoint is not None
     with pytest.raises(ConfigError, match="data.clips: espcn is an image model"):
         TrainConfig.from_toml(SMOKE).with_overrides([f'data.clips=["{folders}"]'])
+
+
+def test_a_clips_frames_are_read_in_natural_order(tmp_path):
+    folder = tmp_path / "clips" / "a"
+    folder.mkdir(parents=True)
+    for t in range(12):  # im1 ... im12: im10 sorts before im2 as text
+        Image.fromarray(np.full((40, 40, 3), 20 * t, np.uint8)).save(folder / f"im{t + 1}.png")
+    sampler = RealClipSampler([tmp_path / "clips"], frames=3, scale=2, patch_size=8,
+                              color="rgb")
+    assert sampler.clips[0][:, 0, 0, 0].tolist() == [20 * t for t in range(12)]

@@ -79,7 +79,7 @@ def _notes(info: dict, frames: int) -> list[str]:
     if info.get("rotation"):
         notes.append(f"rotated {info['rotation']}°: the output keeps the rotation")
     if _DEEP.search(info.get("pix_fmt", "")):
-        notes.append(f"{info['pix_fmt']}: more than 8 bits, kept with H.264 and H.265")
+        notes.append(f"{info['pix_fmt']}: more than 8 bits, kept with H.264, H.265 and AV1")
     return notes
 
 
