@@ -1,8 +1,9 @@
 """What reduced precision costs each checkpoint: PSNR in bf16/fp16 against fp32 on the
 validation sets, measured by `sr-engine benchmark` and kept in `precision.json` beside the
 weights, where precision "auto" reads it (sr_engine.inference.auto). Each reduced precision is
-measured both ways inference may run it (sr_engine.inference.fast): under autocast ("bf16")
-and as a copy of the weights in that dtype ("bf16-native")."""
+measured each way inference may run it (sr_engine.inference.fast): under autocast ("bf16"),
+as a copy of the weights in that dtype ("bf16-native") and as that copy's fused graph
+("bf16-fused", which rounds its fused adds once)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import torch
 from sr_engine.benchmark import QualityRow
 from sr_engine.evaluate import evaluate, load_eval_set
 from sr_engine.inference.auto import CANDIDATES, MAX_DROP_DB, fastest_precision
+from sr_engine.inference.fast import CANDIDATES as WAYS
 from sr_engine.inference.fast import build_variant, quality_key
 from sr_engine.inference.precision import AUTOCAST_DTYPES, autocast_supported
 from sr_engine.paths import atomic_write_text
@@ -51,11 +53,16 @@ def precisions_to_check(device: torch.device, mode: str) -> list[str]:
             if autocast_supported(device.type, AUTOCAST_DTYPES[p])]
 
 
+def precision_ways(precision: str) -> list[str]:
+    """One way per distinct rounding (a frozen graph rounds as the weight copy it freezes)."""
+    return ["eager", *(w for w in WAYS[precision] if w in ("native", "native-fused"))]
+
+
 def precision_rows(quality: Iterable[QualityRow], data_dirs: Sequence[Path],
                    precisions: Sequence[str], *, device: str = "auto",
                    progress: ProgressCallback | None = None) -> list[PrecisionRow]:
-    """Each checkpoint of `quality` (its fp32 rows) evaluated again in each precision, both
-    ways (a way that cannot be built gets no row, so inference never picks it)."""
+    """Each checkpoint of `quality` (its fp32 rows) evaluated again in each precision, each
+    way (a way that cannot be built gets no row, so inference never picks it)."""
     dev = resolve_device(device)
     fp32 = {(r.model, r.scale, r.dataset): r.psnr for r in quality if r.arch != "bicubic"}
     sources = {(r.model, r.scale): r.source or r.model for r in quality}
@@ -67,7 +74,7 @@ def precision_rows(quality: Iterable[QualityRow], data_dirs: Sequence[Path],
                 continue
             data = load_eval_set(data_dir, scale=scale)
             for precision in precisions:
-                for way in ("eager", "native"):
+                for way in precision_ways(precision):
                     try:
                         runner = build_variant(model, precision, way)
                     except Exception:  # noqa: BLE001 - unmeasured: inference never runs it

@@ -82,10 +82,11 @@ def bytes_per_element(precision: str) -> int:
 
 
 def fit_tile(per_pixel: float, height: int, width: int, *, rules: SizeRules, batch: int,
-             device: torch.device) -> int:
-    """0 when `batch` forwards over the whole image need at most the budget at `per_pixel`
-    bytes per LR pixel, else the largest core edge whose region does."""
-    fits = budget_bytes(device) / per_pixel  # LR pixels one forward may hold
+             device: torch.device, reserved: int = 0) -> int:
+    """0 when `batch` forwards over the whole image need at most the budget (less `reserved`
+    bytes held beside them) at `per_pixel` bytes per LR pixel, else the largest core edge
+    whose region does."""
+    fits = max(budget_bytes(device) - reserved, 0) / per_pixel  # LR pixels one forward may hold
     padded_h, padded_w = rules.padded(height, width)
     if padded_h * padded_w <= fits:
         return 0

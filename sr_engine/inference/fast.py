@@ -1,15 +1,18 @@
 """The module a loaded model runs as: measured per model and device, the fastest of a few
 ways of running the same weights, on CPU.
 
-- fp32: "eager" (the channels_last module) or "frozen": `torch.jit.freeze` folds the weights
+- fp32: "eager" (the channels_last module), "frozen": `torch.jit.freeze` folds the weights
   into the graph, pre-packs them for oneDNN once and fuses conv + ReLU / conv + add (measured
-  1.1-1.3x on EDSR and FSRCNN, slower on ESPCN).
+  1.1-1.3x on EDSR and FSRCNN, slower on ESPCN), or "fused": sr_engine.inference.fuse's
+  rewrite (oneDNN convs with ReLU and adds inside, a cheaper pixel shuffle).
 - bf16/fp16: "eager" under autocast (which casts every weight again on every call),
-  "native" (a copy of the weights in that dtype, the input cast once) or "native-frozen".
-  Their rounding differs (autocast runs an add of a bf16 and an fp32 tensor in fp32; a bf16
-  copy runs it in bf16: VDSR x4 lost 0.019 dB that way against 0.001 dB under autocast), so
-  the native ones are candidates only for models whose own drop `sr-engine benchmark`
-  measured ("bf16-native" in precision.json) and found harmless.
+  "native" (a copy of the weights in that dtype, the input cast once), "native-frozen" or
+  "native-fused" (bf16 only: the rewrite above on the copy; `torch.jit.freeze` fuses nothing
+  in bf16, and on an AMX Xeon this ran EDSR x4 1.25x and VDSR x4 1.35x faster than the
+  copy). Their rounding differs (autocast runs an add of a bf16 and an fp32 tensor in fp32;
+  a bf16 copy runs it in bf16: VDSR x4 lost 0.019 dB that way against 0.001 dB under
+  autocast), so the copies are candidates only for models whose own drop `sr-engine
+  benchmark` measured ("bf16-native", "bf16-fused" in precision.json) and found harmless.
 
 Candidates are checked against eager on an input of another size (a trace is wrong for archs
 whose forward computes shapes in Python: VDSR's and SRCNN's bicubic pre-upsampling bakes its
@@ -34,6 +37,7 @@ import torch
 from torch import Tensor, nn
 
 from sr_engine.inference.auto import MAX_DROP_DB, cache_file, device_key, precision_drop, read_json
+from sr_engine.inference.fuse import fuse
 from sr_engine.inference.precision import AUTOCAST_DTYPES, precision_context, prepare_module
 from sr_engine.paths import atomic_write_text
 from sr_engine.zoo import LoadedModel
@@ -46,22 +50,59 @@ TRACE_SIZE, CHECK_SIZE, TIME_SIZE = (48, 48), (40, 56), (96, 96)
 # broken graph differs by far more; the quality gate in precision.json covers the rest).
 TOLERANCE = {"fp32": 1e-4, "bf16": 0.05, "fp16": 0.02}
 MARGIN = 0.95  # a candidate must be at least 5% faster than eager to be kept
-CANDIDATES = {"fp32": ["frozen"], "bf16": ["native", "native-frozen"],
+CANDIDATES = {"fp32": ["frozen", "fused"], "bf16": ["native", "native-frozen", "native-fused"],
               "fp16": ["native", "native-frozen"]}
 
 
 def runnable(model: LoadedModel, precision: str) -> Runnable:
     """What to call for `model` in `precision`: built once per loaded model."""
+    return _chosen(model, precision)[1]
+
+
+def stage_runnable(model: LoadedModel, precision: str, stage: str,
+                   channels: int) -> Runnable:
+    """`model`'s `stage` ("features" or "reconstruct": ArchSpec.feature_halo), which takes
+    `channels`, run the way `runnable` runs the whole network (eager where that way cannot
+    run the stage). Built once per loaded model."""
+    key = f"{precision}|{stage}"
+    if key not in model.runnables:
+        way = _chosen(model, precision)[0]
+        device = torch.device(model.device)
+        module = Stage(prepare_module(model.module, device), stage)
+        run: Runnable = module
+        if way != "eager":
+            try:
+                run = _checked(_make(way, module, channels, precision), module, channels,
+                               device, precision)
+            except Exception as exc:  # noqa: BLE001 - as in _build: eager is always right
+                log.info("%s: no %s %s path for %s (%s)", model.name, precision, way, stage,
+                         exc)
+        model.runnables[key] = (way, run)
+    return model.runnables[key][1]
+
+
+class Stage(nn.Module):
+    """One stage of `net` (`net.features` or `net.reconstruct`) as a module of its own."""
+
+    def __init__(self, net: nn.Module, stage: str) -> None:
+        super().__init__()
+        self.net, self.stage = net, stage
+
+    def forward(self, x: Tensor) -> Tensor:
+        return getattr(self.net, self.stage)(x)
+
+
+def _chosen(model: LoadedModel, precision: str) -> tuple[str, Runnable]:
     if precision not in model.runnables:
         model.runnables[precision] = _build(model, precision)
     return model.runnables[precision]
 
 
-def _build(model: LoadedModel, precision: str) -> Runnable:
+def _build(model: LoadedModel, precision: str) -> tuple[str, Runnable]:
     device = torch.device(model.device)
     module = prepare_module(model.module, device)
     if device.type != "cpu" or os.environ.get("SR_ENGINE_FREEZE") == "0":
-        return module
+        return "eager", module
     key = _decision_key(model, precision)
     decided = read_json(cache_file()).get(key)
     names = [n for n in CANDIDATES[precision] if harmless(model.name, precision, n)]
@@ -79,12 +120,14 @@ def _build(model: LoadedModel, precision: str) -> Runnable:
         best = min(timed, key=timed.__getitem__, default="eager")
         decided = best if best != "eager" and timed[best] < MARGIN * eager_s else "eager"
         _remember(key, decided)
-    return built.get(decided, module)
+    return (decided, built[decided]) if decided in built else ("eager", module)
 
 
 def quality_key(precision: str, name: str) -> str:
     """The precision.json entry that holds the drop of running `precision` as `name`."""
-    return precision if precision == "fp32" or name == "eager" else f"{precision}-native"
+    if precision == "fp32" or name == "eager":
+        return precision
+    return f"{precision}-fused" if name == "native-fused" else f"{precision}-native"
 
 
 def harmless(model_name: str, precision: str, name: str) -> bool:
@@ -99,10 +142,13 @@ def harmless(model_name: str, precision: str, name: str) -> bool:
 def build_variant(model: LoadedModel, precision: str, name: str) -> Runnable:
     """`model` run as `name` ("eager" or one of CANDIDATES[precision]), checked against
     eager; an error when it cannot be built or differs."""
-    module = prepare_module(model.module, torch.device(model.device))
+    device = torch.device(model.device)
+    module = prepare_module(model.module, device)
     if name == "eager":
         return module
-    return _checked(_make(name, module, model, precision), module, model, precision)
+    channels = model.in_channels
+    return _checked(_make(name, module, channels, precision), module, channels, device,
+                    precision)
 
 
 def _input(channels: int, size: tuple[int, int]) -> Tensor:
@@ -122,14 +168,16 @@ class _Cast(nn.Module):
         return self.inner(x.to(self.dtype))
 
 
-def _make(name: str, module: nn.Module, model: LoadedModel, precision: str) -> Runnable:
+def _make(name: str, module: nn.Module, channels: int, precision: str) -> Runnable:
+    example = _input(channels, TRACE_SIZE)
     if precision == "fp32":
-        return _freeze(module, _input(model.in_channels, TRACE_SIZE))
+        return fuse(module, example) if name == "fused" else _freeze(module, example)
     dtype = AUTOCAST_DTYPES[precision]
     low = copy.deepcopy(module).to(dtype)
     if name == "native":
         return _Cast(low, dtype)
-    return _Cast(_freeze(low, _input(model.in_channels, TRACE_SIZE).to(dtype)), dtype)
+    graph = fuse if name == "native-fused" else _freeze
+    return _Cast(graph(low, example.to(dtype)), dtype)
 
 
 def _freeze(module: nn.Module, example: Tensor) -> torch.jit.ScriptModule:
@@ -143,11 +191,10 @@ def _freeze(module: nn.Module, example: Tensor) -> torch.jit.ScriptModule:
         return torch.jit.freeze(torch.jit.trace(module, example, check_trace=False))
 
 
-def _checked(run: Runnable, module: nn.Module, model: LoadedModel,
+def _checked(run: Runnable, module: nn.Module, channels: int, device: torch.device,
              precision: str) -> Runnable:
     """`run`, or an error when it differs from eager on an input of another size."""
-    check = _input(model.in_channels, CHECK_SIZE)
-    device = torch.device(model.device)
+    check = _input(channels, CHECK_SIZE)
     with torch.inference_mode(), precision_context(device, precision):
         diff = (run(check).float() - module(check).float()).abs().max().item()
     if not diff <= TOLERANCE[precision]:
@@ -169,7 +216,7 @@ def _seconds(run: Runnable, model: LoadedModel, precision: str, repeats: int = 3
 
 def _decision_key(model: LoadedModel, precision: str) -> str:
     hparams = json.dumps(model.hparams, sort_keys=True)
-    return f"freeze|{device_key(torch.device(model.device))}|{model.spec.id}|x{model.scale}|" \
+    return f"fast|{device_key(torch.device(model.device))}|{model.spec.id}|x{model.scale}|" \
            f"{precision}|{hparams}"
 
 

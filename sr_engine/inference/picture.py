@@ -23,6 +23,7 @@ from sr_engine.inference.auto import resolve_precision
 from sr_engine.inference.autotile import resolve_tile
 from sr_engine.inference.config import UpscaleConfig
 from sr_engine.inference.fast import Runnable, runnable
+from sr_engine.inference.memory import reuse_freed_memory
 from sr_engine.inference.precision import forward
 from sr_engine.inference.tensor import model_device, size_rules
 from sr_engine.inference.tiling import Box, Tile, core_of, region_index, run_tiles
@@ -69,6 +70,7 @@ def upscale_picture_counted(model: LoadedModel, picture: Picture, config: Upscal
     device = model_device(model)
     precision = resolve_precision(config.precision, device, model.name)
     module = runnable(model, precision)
+    reuse_freed_memory()
     out = np.empty((height * s, width * s, channels), dtype=pixels.dtype)
     out_alpha = None if alpha is None else np.empty((height * s, width * s), dtype=alpha.dtype)
 

@@ -8,9 +8,9 @@ runs in one or a few large tiles, and the upsampler, which needs the most (256 c
 twice the resolution), reads a 3-pixel halo; the two passes execute about 1.0x.
 Each pass's tiles read their own halo, so the output equals the whole-image forward exactly
 as plain tiling does. Used by tile "auto" when the image does not fit one forward; the
-feature map (n_feats x h x w, in the compute precision) is held between the passes. Both
-passes run the eager module (under autocast in bf16/fp16): sr_engine.inference.fast's frozen
-graphs and bf16 weight copies are whole-network forwards.
+feature map (n_feats x h x w, in the compute precision) is held between the passes. Each
+pass runs its stage the way sr_engine.inference.fast runs the whole network (eager, frozen,
+a bf16 copy, fused).
 """
 
 from __future__ import annotations
@@ -20,16 +20,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from sr_engine.inference.autotile import LIVE, bytes_per_element, fit_tile
 from sr_engine.inference.cost import model_cost
-from sr_engine.inference.precision import precision_context, prepare_module
+from sr_engine.inference.fast import Stage, stage_runnable
+from sr_engine.inference.precision import precision_context
 from sr_engine.inference.tiling import SizeRules, Tile, crop_region, plan_tiles, run_tiles
 from sr_engine.progress import ProgressCallback, ProgressEvent
 from sr_engine.zoo import LoadedModel
 
 COUNT_SIZE = 32
+# Pass two's tiles on CPU are at most this many LR pixels across, whatever the budget allows:
+# EDSR x4 bf16 on 2000x1500 (AMX Xeon, 2 cores, fused graph, freed memory reused) took
+# 9.2-9.8 s with a 1.58 GB peak at 160 against 11.1-11.6 s and 2.3-2.5 GB at the budget's
+# 352 (smaller tensors are reused whole and stay in cache longer); its halo is 3 pixels.
+CPU_RECONSTRUCT_TILE = 160
 _peaks: dict[str, tuple[float, float, int]] = {}  # key -> (features, reconstruct, channels)
 
 Reader = Callable[[list[Tile]], Tensor]  # tiles -> (n, C, h, w) float32 in [0, 1]
@@ -44,31 +50,21 @@ class Plan:
     reconstruct_rules: SizeRules
 
 
-class _Stage(nn.Module):
-    """One stage of `net` as a module of its own (for counting with forward hooks)."""
-
-    def __init__(self, net: nn.Module, stage: str) -> None:
-        super().__init__()
-        self.net, self.stage = net, stage
-
-    def forward(self, x: Tensor) -> Tensor:
-        return getattr(self.net, self.stage)(x)
-
-
-def _stage_peaks(model: LoadedModel) -> tuple[float, float]:
-    """Largest layer input + output elements per LR pixel of each stage (once per arch)."""
+def _stage_peaks(model: LoadedModel) -> tuple[float, float, int]:
+    """Largest layer input + output elements per LR pixel of each stage (once per arch),
+    and the channels of the feature map."""
     key = f"{model.spec.id}|{model.scale}|{json.dumps(model.hparams, sort_keys=True)}"
     if key not in _peaks:
         net = model.module
         with torch.inference_mode():
             probe = torch.zeros(1, model.spec.channels, 8, 8, device=model.device)
             channels = net.features(probe).shape[1]
-        features = model_cost(_Stage(net, "features"), model.spec.channels, COUNT_SIZE,
+        features = model_cost(Stage(net, "features"), model.spec.channels, COUNT_SIZE,
                               model.device).peak_elems
-        rebuild = model_cost(_Stage(net, "reconstruct"), channels, COUNT_SIZE,
+        rebuild = model_cost(Stage(net, "reconstruct"), channels, COUNT_SIZE,
                              model.device).peak_elems
         _peaks[key] = (features, rebuild, channels)
-    return _peaks[key][:2]
+    return _peaks[key]
 
 
 def plan(model: LoadedModel, height: int, width: int, *, precision: str, rules: SizeRules,
@@ -85,11 +81,16 @@ def plan(model: LoadedModel, height: int, width: int, *, precision: str, rules: 
     rebuild_rules = SizeRules(halo=max(rules.halo - feature_halo, extra_halo, 0))
     device = torch.device(model.device)
     size = bytes_per_element(precision) * LIVE
-    features, rebuild = _stage_peaks(model)
+    features, rebuild, channels = _stage_peaks(model)
+    # The feature map is held through both passes: their tiles get the rest of the budget.
+    held = channels * height * width * bytes_per_element(precision)
+    rebuild_tile = fit_tile(rebuild * size, height, width, rules=rebuild_rules, batch=1,
+                            device=device, reserved=held)
+    if device.type == "cpu":
+        rebuild_tile = min(rebuild_tile or CPU_RECONSTRUCT_TILE, CPU_RECONSTRUCT_TILE)
     return Plan(fit_tile(features * size, height, width, rules=feature_rules, batch=1,
-                         device=device), feature_rules,
-                fit_tile(rebuild * size, height, width, rules=rebuild_rules, batch=1,
-                         device=device), rebuild_rules)
+                         device=device, reserved=held), feature_rules,
+                rebuild_tile, rebuild_rules)
 
 
 def run(model: LoadedModel, stages: Plan, height: int, width: int, *, read: Reader,
@@ -98,7 +99,8 @@ def run(model: LoadedModel, stages: Plan, height: int, width: int, *, read: Read
     gives network inputs for tiles, `write` takes their upscaled outputs. Progress: one
     "tiling" count over the tiles of both passes."""
     device = torch.device(model.device)
-    net = prepare_module(model.module, device)
+    run_features = stage_runnable(model, precision, "features", model.spec.channels)
+    run_reconstruct = stage_runnable(model, precision, "reconstruct", _stage_peaks(model)[2])
     n_first = len(plan_tiles(height, width, tile=stages.feature_tile,
                              rules=stages.feature_rules))
     n_second = len(plan_tiles(height, width, tile=stages.reconstruct_tile,
@@ -108,7 +110,7 @@ def run(model: LoadedModel, stages: Plan, height: int, width: int, *, read: Read
     def features(tiles: list[Tile]) -> None:
         x = read(tiles).to(device=device, dtype=torch.float32)
         with precision_context(device, precision):
-            f = net.features(x.contiguous(memory_format=torch.channels_last))
+            f = run_features(x.contiguous(memory_format=torch.channels_last))
         n = f.shape[0] // len(tiles)  # images per tile
         if not held:
             held.append(torch.empty((n, f.shape[1], height, width), dtype=f.dtype,
@@ -121,7 +123,7 @@ def run(model: LoadedModel, stages: Plan, height: int, width: int, *, read: Read
     def reconstruct(tiles: list[Tile]) -> None:
         f = torch.cat([crop_region(held[0], t.region) for t in tiles])
         with precision_context(device, precision):
-            y = net.reconstruct(f.contiguous(memory_format=torch.channels_last))
+            y = run_reconstruct(f.contiguous(memory_format=torch.channels_last))
         write(y.float().clamp_(0.0, 1.0), tiles)
 
     total = n_first + n_second

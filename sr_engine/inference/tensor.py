@@ -10,6 +10,7 @@ from sr_engine.inference import staged
 from sr_engine.inference.auto import resolve_precision
 from sr_engine.inference.autotile import resolve_tile
 from sr_engine.inference.fast import runnable
+from sr_engine.inference.memory import reuse_freed_memory
 from sr_engine.inference.precision import forward
 from sr_engine.inference.tiling import SizeRules, Tile, core_of, crop_region, run_tiles
 from sr_engine.progress import ProgressCallback
@@ -54,6 +55,7 @@ def upscale_tensor(model: LoadedModel, lr: Tensor, *, tile: int | str = "auto",
     device, scale = model_device(model), model.scale
     precision = resolve_precision(precision, device, model.name)
     module = runnable(model, precision)
+    reuse_freed_memory()
     n, c, h, w = lr.shape
     out = torch.empty((n, c, h * scale, w * scale), dtype=torch.float32)
 

@@ -12,6 +12,7 @@ stride pattern lines up with the whole-image pass.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -67,10 +68,15 @@ def _round_up(n: int, m: int) -> int:
     return -(-n // m) * m
 
 
-def _spans(lo: int, hi: int, step: int) -> list[tuple[int, int]]:
+def _spans(lo: int, hi: int, step: int, multiple: int) -> list[tuple[int, int]]:
+    """As few spans of at most `step` (a multiple of `multiple`) as cover [lo, hi), of
+    near-equal size: tiles of one or two shapes let the allocator reuse each tile's freed
+    tensors for the next (a short last tile of its own shape left holes that raised EDSR
+    x4's peak memory on 2000x1500), and no tile is a sliver that is mostly halo."""
     if step <= 0:
         return [(lo, hi)]
-    return [(a, min(a + step, hi)) for a in range(lo, hi, step)]
+    size = _round_up(math.ceil((hi - lo) / math.ceil((hi - lo) / step)), multiple)
+    return [(a, min(a + size, hi)) for a in range(lo, hi, size)]
 
 
 def _grow(lo: int, hi: int, rules: SizeRules, limit: int) -> tuple[int, int]:
@@ -98,9 +104,9 @@ def plan_tiles(height: int, width: int, *, tile: int, rules: SizeRules,
     limit_h, limit_w = rules.padded(height, width)
     tiles = []
     for area in areas or [Box(0, height, 0, width)]:
-        for y0, y1 in _spans(area.y0, area.y1, step):
+        for y0, y1 in _spans(area.y0, area.y1, step, rules.size_multiple):
             ry = _grow(y0, y1, rules, limit_h)
-            for x0, x1 in _spans(area.x0, area.x1, step):
+            for x0, x1 in _spans(area.x0, area.x1, step, rules.size_multiple):
                 tiles.append(Tile(Box(y0, y1, x0, x1), Box(*ry, *_grow(x0, x1, rules, limit_w))))
     return tiles
 

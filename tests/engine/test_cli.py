@@ -259,12 +259,14 @@ def test_ctrl_c_while_loading_exits_130_with_one_line(tmp_path, hr_dir, capsys, 
     assert not (tmp_path / "run" / "sessions.jsonl").exists()
 
 
-def test_the_precision_check_measures_autocast_and_the_bf16_weight_copy(tmp_path, hr_dir,
-                                                                       espcn_ckpt):
+def test_the_precision_check_measures_autocast_and_the_bf16_weight_copies(tmp_path, hr_dir,
+                                                                         espcn_ckpt):
     out, kept = tmp_path / "bench.md", tmp_path / "precision.json"
     assert main(["-q", "benchmark", "--models", str(espcn_ckpt), "--scales", "2", "--data",
                  str(hr_dir), "--no-speed", "--precision-check", "always",
                  "--precision-file", str(kept), "--out", str(out)]) == 0
-    assert set(json.loads(kept.read_text())["espcn_x2"]) == {"bf16", "bf16-native"}
+    assert set(json.loads(kept.read_text())["espcn_x2"]) == {"bf16", "bf16-native",
+                                                            "bf16-fused"}
     text = out.read_text()
-    assert "| espcn_x2 | hr | bf16 |" in text and "| espcn_x2 | hr | bf16-native |" in text
+    assert all(f"| espcn_x2 | hr | {way} |" in text
+               for way in ("bf16", "bf16-native", "bf16-fused"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -43,6 +45,20 @@ def test_cores_cover_the_image_exactly_once_and_regions_hold_the_halo(height, wi
         assert r.x0 == max(c.x0 - halo, 0) and r.x1 == min(c.x1 + halo, width)
     if tile:
         assert max(max(t.core.shape) for t in tiles) <= tile
+
+
+@pytest.mark.parametrize("height,width,tile,multiple", [
+    (1500, 2000, 304, 1), (33, 40, 16, 1), (21, 10, 8, 4), (100, 97, 48, 4)])
+def test_tiles_are_as_few_as_the_edge_allows_and_of_near_equal_size(height, width, tile,
+                                                                  multiple):
+    """No short last tile (a shape of its own, mostly halo): along each axis the cores
+    differ by less than one size multiple per tile."""
+    tiles = plan_tiles(height, width, tile=tile, rules=SizeRules(halo=3, size_multiple=multiple))
+    for length, spans in ((height, {(t.core.y0, t.core.y1) for t in tiles}),
+                          (width, {(t.core.x0, t.core.x1) for t in tiles})):
+        sizes = [b - a for a, b in spans]
+        assert len(sizes) == math.ceil(length / tile) and max(sizes) <= tile
+        assert min(sizes) >= max(sizes) - len(sizes) * multiple
 
 
 def test_tile_zero_is_one_whole_image_tile():

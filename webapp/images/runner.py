@@ -14,6 +14,7 @@ from django.conf import settings
 
 from sr_engine.errors import ImageError
 from sr_engine.inference import UpscaleConfig, upscale_file
+from sr_engine.inference.memory import release_freed_memory
 from sr_engine.progress import emit
 from webapp.images.catalog import BICUBIC
 from webapp.images.model_cache import cached_model
@@ -81,6 +82,8 @@ def upscale_run(job: Job, progress: JobProgress) -> dict:
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
+    finally:
+        release_freed_memory()  # the worker keeps no job's freed tensors until the next
 
 
 def _produce(result: Result, config: UpscaleConfig, folder: Path,
