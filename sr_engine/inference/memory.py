@@ -7,7 +7,8 @@ wall, 10 s of it system time (5.9 million page faults; AMX Xeon, 2 cores, fused 
 passes). Served from the heap and kept there, the same run took 9.1-9.3 s with 1.4 s of
 system time, its peak resident memory 1.70 GB instead of 1.07 GB. Inference calls
 `reuse_freed_memory` once per process (`SR_ENGINE_MALLOC=0` leaves the allocator alone); a
-worker calls `release_freed_memory` after each job, so it gives back what it is done with. Elsewhere (another libc, another OS) both do nothing.
+worker calls `release_freed_memory` after each job, so it gives back what it is done with.
+Elsewhere (another libc, another OS) both do nothing.
 """
 
 from __future__ import annotations
