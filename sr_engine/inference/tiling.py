@@ -79,13 +79,15 @@ def _spans(lo: int, hi: int, step: int, multiple: int) -> list[tuple[int, int]]:
     return [(a, min(a + size, hi)) for a in range(lo, hi, size)]
 
 
-def _grow(lo: int, hi: int, rules: SizeRules, limit: int) -> tuple[int, int]:
-    """Grow the core span [lo, hi) by the halo, aligned to the size multiple, within [0, limit)."""
+def _grow(lo: int, hi: int, rules: SizeRules, limit: int, length: int = 0) -> tuple[int, int]:
+    """Grow the core span [lo, hi) by the halo, aligned to the size multiple, within
+    [0, limit); then to at least `length` (and the arch's minimum) by taking more context
+    on the side away from the image edge."""
     m = rules.size_multiple
     start = max(lo - rules.halo, 0) // m * m
     end = min(_round_up(hi + rules.halo, m), limit)
-    need = _round_up(rules.min_size, m)
-    if end - start < need:  # too small for the arch: take more context, never less
+    need = max(_round_up(rules.min_size, m), length)
+    if end - start < need:  # more context never changes the core's output
         end = min(start + need, limit)
         start = max(end - need, 0)
     return start, end
@@ -102,13 +104,26 @@ def plan_tiles(height: int, width: int, *, tile: int, rules: SizeRules,
         raise ConfigError(f"cannot tile an empty image ({width}x{height})")
     step = _round_up(tile, rules.size_multiple) if tile > 0 else 0
     limit_h, limit_w = rules.padded(height, width)
+    boxes = areas or [Box(0, height, 0, width)]
+    rows = [_spans(a.y0, a.y1, step, rules.size_multiple) for a in boxes]
+    cols = [_spans(a.x0, a.x1, step, rules.size_multiple) for a in boxes]
+    # Every region as large as the largest (edge tiles take their missing halo from inside):
+    # tiles of one shape batch together and reuse each other's freed tensors.
+    length_h, length_w = _longest(rows, rules, limit_h), _longest(cols, rules, limit_w)
     tiles = []
-    for area in areas or [Box(0, height, 0, width)]:
-        for y0, y1 in _spans(area.y0, area.y1, step, rules.size_multiple):
-            ry = _grow(y0, y1, rules, limit_h)
-            for x0, x1 in _spans(area.x0, area.x1, step, rules.size_multiple):
-                tiles.append(Tile(Box(y0, y1, x0, x1), Box(*ry, *_grow(x0, x1, rules, limit_w))))
+    for spans_y, spans_x in zip(rows, cols, strict=True):
+        for y0, y1 in spans_y:
+            ry = _grow(y0, y1, rules, limit_h, length_h)
+            for x0, x1 in spans_x:
+                rx = _grow(x0, x1, rules, limit_w, length_w)
+                tiles.append(Tile(Box(y0, y1, x0, x1), Box(*ry, *rx)))
     return tiles
+
+
+def _longest(spans: list[list[tuple[int, int]]], rules: SizeRules, limit: int) -> int:
+    """The longest region `_grow` gives any of `spans`."""
+    return max(end - start for row in spans
+               for start, end in (_grow(lo, hi, rules, limit) for lo, hi in row))
 
 
 def group_batches(tiles: Iterable[Tile], batch: int) -> list[list[Tile]]:
