@@ -44,6 +44,7 @@ ValidateHook = Callable[[nn.Module, int], None]
 # Batches built ahead of the step: one hides the build time behind the step; a second
 # absorbs the jitter of rescaled crops (their cost varies from batch to batch).
 PREFETCH_DEPTH = 2
+PROBE_BATCHES = 8
 
 # Seconds without a progress event after which a step sends one anyway (slow models log
 # every few minutes on a CPU).
@@ -122,9 +123,14 @@ def _due(step: int, every: int, steps: int) -> bool:
 
 def prefetcher(s: Session) -> Prefetcher:
     """The session's batches, built `PREFETCH_DEPTH` ahead in a thread, in the layout and
-    memory the step wants (channels_last on CPU, pinned for an async copy to a GPU)."""
+    memory the step wants (channels_last on CPU, pinned for an async copy to a GPU). On CPU
+    the thread starts only if the first PROBE_BATCHES show batches are not cheap beside the
+    step (a producer thread slows the step's own threads on a small machine); a CUDA step
+    returns before it has run, so there the thread always starts."""
+    cpu = s.device.type == "cpu"
     return Prefetcher(s.sampler, s.config.data.batch_size, depth=PREFETCH_DEPTH,
-                      channels_last=s.device.type == "cpu", pin=s.device.type == "cuda")
+                      channels_last=cpu, pin=s.device.type == "cuda",
+                      probe=PROBE_BATCHES if cpu else 0)
 
 
 class _Meter:

@@ -11,6 +11,7 @@ import pytest
 import torch
 from torch import Tensor
 
+from sr_engine.data import prefetch
 from sr_engine.data.prefetch import Prefetcher
 from sr_engine.errors import Cancelled
 from sr_engine.progress import ProgressEvent
@@ -128,4 +129,41 @@ def test_training_reports_the_wait_and_leaves_no_thread(data, tmp_path: Path) ->
 
     with pytest.raises(Cancelled):
         train(_config(data, tmp_path / "stopped"), progress=stop)
+    assert not _threads()
+
+
+class _Clock:
+    """time.perf_counter for the prefetch module, advanced by the test: builds cost
+    `build_s`, the caller's step `step_s`."""
+
+    def __init__(self, build_s: float, step_s: float) -> None:
+        self.now, self.build_s, self.step_s = 0.0, build_s, step_s
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.mark.parametrize(("build_s", "step_s", "threaded"), [
+    (0.004, 0.29, False),  # EDSR on 2 cores: batches cost ~1% of a step, built in line
+    (0.005, 0.003, True),  # ESPCN: batches cost more than a step, built ahead
+])
+def test_probing_starts_the_thread_only_when_batches_are_not_cheap(monkeypatch, build_s,
+                                                                   step_s, threaded):
+    clock = _Clock(build_s, step_s)
+    monkeypatch.setattr(prefetch.time, "perf_counter", clock)
+
+    class Timed(Source):
+        def batch(self, n: int) -> tuple[Tensor, Tensor]:
+            clock.now += clock.build_s
+            return super().batch(n)
+
+    with Prefetcher(Source(), 3, depth=0) as sync, \
+            Prefetcher(Timed(), 3, depth=2, probe=4) as probing:
+        want, got = _take(sync, 8), []
+        for _ in range(8):
+            got.append(probing.next())
+            clock.now += clock.step_s
+            assert bool(_threads()) == (threaded and len(got) >= 4)
+    for a, b in zip(want, got, strict=True):
+        assert torch.equal(a.lr, b.lr) and torch.equal(a.data_state, b.data_state)
     assert not _threads()
