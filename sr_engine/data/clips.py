@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from sr_engine.color import rgb_to_y
-from sr_engine.data.datasets import PatchSampler, decode_rgb
+from sr_engine.data.datasets import PatchSampler, decode_rgb, fingerprint_update
 from sr_engine.data.io import IMAGE_SUFFIXES
 from sr_engine.data.motion import Motion, random_trajectory, render
 from sr_engine.degrade import Degradation, degrade
@@ -83,7 +83,6 @@ def pairs(sampler: PatchSampler, hr: Tensor) -> tuple[Tensor, Tensor]:
     return lr.flatten(1, 2).contiguous(), centre.contiguous()
 
 
-
 class RealClipSampler(PatchSampler):
     """Training windows from real clips: `sources` are folders holding clip folders of
     frames at any depth (the REDS and Vimeo-90K layouts: a folder of at least `frames` images
@@ -116,14 +115,7 @@ class RealClipSampler(PatchSampler):
     def _load_clips(self, sources: Sequence[Path], max_bytes: int) -> str:
         digest, used = hashlib.sha256(), 0
         for frames in read_clips(sources, self.frames, digest):
-            if min(frames.shape[-2:]) < self.crop:
-                self.skipped += 1
-                continue
-            used += frames.numel()
-            if used > max_bytes:
-                raise ConfigError(f"training clips exceed data.cache_mb = {max_bytes >> 20} "
-                                  "MB of memory; raise it or train on fewer clips")
-            self.clips.append(frames)
+            used = self._admit(self.clips, frames, used, max_bytes, "clips", "clips")
         return digest.hexdigest()
 
     def batch(self, n: int) -> tuple[Tensor, Tensor]:
@@ -148,7 +140,7 @@ def read_clips(sources: Sequence[Path], frames: int,
     for source in sources:
         if source.is_file():
             data = source.read_bytes()
-            digest.update(source.name.encode() + b"\0" + hashlib.sha256(data).digest())
+            fingerprint_update(digest, source.name, data)
             clip = _decoded(source)
         elif source.is_dir():
             yield from _folder_clips(source, frames, digest)
@@ -170,7 +162,7 @@ def _folder_clips(root: Path, frames: int, digest: hashlib._Hash) -> Iterator[Te
         for path in files:
             data = path.read_bytes()
             label = path.relative_to(root).as_posix()
-            digest.update(label.encode() + b"\0" + hashlib.sha256(data).digest())
+            fingerprint_update(digest, label, data)
             stack.append(decode_rgb(label, data))
         if len({f.shape for f in stack}) == 1:  # a folder of mixed sizes is not a clip
             yield torch.stack(stack)

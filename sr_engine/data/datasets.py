@@ -45,7 +45,8 @@ def _entries(folders: Sequence[Path]) -> Iterator[tuple[str, Path]]:
             yield f"{folder.name}/{path.relative_to(folder).as_posix()}", path
 
 
-def _update(digest: hashlib._Hash, label: str, data: bytes) -> None:
+def fingerprint_update(digest: hashlib._Hash, label: str, data: bytes) -> None:
+    """Add one file (its label and content hash) to a data fingerprint."""
     digest.update(label.encode() + b"\0" + hashlib.sha256(data).digest())
 
 
@@ -56,7 +57,7 @@ def data_fingerprint(folders: Sequence[Path]) -> str:
     """
     digest = hashlib.sha256()
     for label, path in _entries(folders):
-        _update(digest, label, path.read_bytes())
+        fingerprint_update(digest, label, path.read_bytes())
     return digest.hexdigest()
 
 
@@ -113,17 +114,24 @@ class PatchSampler:
         digest, used = hashlib.sha256(), 0
         for label, path in _entries(folders):
             data = path.read_bytes()
-            _update(digest, label, data)
-            img = decode_rgb(label, data)
-            if min(img.shape[1:]) < self.crop:
-                self.skipped += 1
-                continue
-            used += img.numel()
-            if used > max_bytes:
-                raise ConfigError(f"training images exceed data.cache_mb = {max_bytes >> 20} "
-                                  "MB of memory; raise it or train on fewer folders")
-            self.images.append(img)
+            fingerprint_update(digest, label, data)
+            used = self._admit(self.images, decode_rgb(label, data), used, max_bytes,
+                               "images", "folders")
         return digest.hexdigest()
+
+    def _admit(self, cache: list[Tensor], item: Tensor, used: int, max_bytes: int,
+               what: str, fewer: str) -> int:
+        """Keep `item` (uint8, ... x H x W) in `cache` unless it is smaller than a crop
+        (counted in `skipped`); the bytes cached so far, an error past `max_bytes`."""
+        if min(item.shape[-2:]) < self.crop:
+            self.skipped += 1
+            return used
+        used += item.numel()
+        if used > max_bytes:
+            raise ConfigError(f"training {what} exceed data.cache_mb = {max_bytes >> 20} "
+                              f"MB of memory; raise it or train on fewer {fewer}")
+        cache.append(item)
+        return used
 
     def __len__(self) -> int:
         return len(self.images)
