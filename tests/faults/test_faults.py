@@ -37,13 +37,24 @@ MB = 1024 * 1024
 
 @contextmanager
 def paused_worker(studio: Studio) -> Iterator[None]:
-    """SIGSTOP the whole worker (main and pool) so jobs stay queued, deterministically."""
+    """SIGSTOP the whole worker (main and pool) so jobs stay queued, deterministically.
+    Only once no job runs: a worker frozen mid-job may hold SQLite's write lock, and then
+    every request waits out the lock (the 503 of test_limits), which is not this fault."""
+    deadline = time.monotonic() + STUCK_AFTER
+    while _running(studio):
+        assert time.monotonic() < deadline, studio.tail()
+        time.sleep(0.2)
     group = studio.worker_main().pid
     os.killpg(group, signal.SIGSTOP)
     try:
         yield
     finally:
         os.killpg(group, signal.SIGCONT)
+
+
+def _running(studio: Studio) -> int:
+    with sqlite3.connect(studio.data_dir / "db.sqlite3") as db:
+        return db.execute("SELECT COUNT(*) FROM jobs_job WHERE status = 'running'").fetchone()[0]
 
 
 def _submit(studio: Studio, seed: int = 0) -> str:

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from sr_engine.errors import Cancelled, ConfigError, EngineError
 from sr_engine.progress import ProgressEvent
+from webapp.celery import app
 from webapp.jobs import broker, recovery, runners, services
 from webapp.jobs.broker import QueueUnavailable
 from webapp.jobs.models import Job, JobStatus
@@ -190,7 +191,7 @@ def test_sweep_recovers_silent_jobs_and_republishes_queued_jobs_without_a_messag
     lost = _job(user, enqueued_at=now - timedelta(seconds=60))  # its message went with Redis
     waiting = _job(user, enqueued_at=now - timedelta(seconds=60))
     fresh = _job(user, enqueued_at=now)  # just published: give the worker time to take it
-    monkeypatch.setattr(recovery, "waiting_job_ids", lambda queues: {str(waiting.id)})
+    monkeypatch.setattr(recovery, "waiting_job_ids", lambda queues, held_for: {str(waiting.id)})
     assert recovery.job_sweep() == {"recovered": 1, "published": 2}  # + the recovered one
     assert sorted(published) == sorted(str(j.id) for j in (silent, never, lost))
     assert Job.objects.get(id=beating.id).status == JobStatus.RUNNING
@@ -203,6 +204,24 @@ def test_waiting_job_ids_reads_the_real_broker_queue(user, settings):
     assert str(job.id) in broker.waiting_job_ids({"cpu-nobody-consumes"})
     assert str(job.id) not in broker.waiting_job_ids({"default"})
     broker._client(settings.REDIS_URL).delete("cpu-nobody-consumes")
+
+
+def test_a_message_a_worker_just_took_counts_as_waiting_for_the_grace_only(user, settings):
+    # The sweep between a worker taking a message and claiming its job must not publish a
+    # second copy; a message held longer than the grace (a dead worker's) no longer counts.
+    job = _job(user, queue="cpu-nobody-consumes")
+    assert services.job_enqueue(job_id=job.id)
+    with app.connection_for_read() as connection:
+        held = connection.default_channel.basic_get("cpu-nobody-consumes")  # kombu's QoS
+        assert held is not None and held.headers["id"] == str(job.id)
+        try:
+            assert str(job.id) not in broker.waiting_job_ids({"cpu-nobody-consumes"})
+            assert str(job.id) in broker.waiting_job_ids({"cpu-nobody-consumes"}, held_for=60)
+            time.sleep(1.1)
+            assert str(job.id) not in broker.waiting_job_ids({"cpu-nobody-consumes"},
+                                                             held_for=1)
+        finally:
+            held.ack()
 
 
 def test_a_user_at_the_running_limit_waits_in_the_queue(user, other_user, settings):

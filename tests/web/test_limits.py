@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import io
 import re
+import sqlite3
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 
 from webapp.api.tokens import token_create
@@ -16,11 +18,11 @@ from webapp.jobs.models import Job
 pytestmark = pytest.mark.django_db
 
 
-def _post(client, user, make_image, **extra):
+def _post(client, user, make_image, token: str = "", **extra):
     image = io.BytesIO(make_image(16, 12))
     image.name = "a.png"
     return client.post(reverse("api_jobs"), {"image": image, "scale": "2"},
-                       HTTP_AUTHORIZATION=f"Bearer {token_create(user=user)}", **extra)
+                       HTTP_AUTHORIZATION=f"Bearer {token or token_create(user=user)}", **extra)
 
 
 def test_stored_bytes_over_the_user_limit_are_429(client, user, make_image, settings,
@@ -48,4 +50,23 @@ def test_a_broker_outage_is_503_and_saves_nothing(client, user, make_image, sett
     response = _post(client, user, make_image)
     assert response.status_code == 503 and response["Retry-After"] == "30"
     assert "not reachable" in response.json()["error"]
+    assert not Upload.objects.exists() and not Job.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_lock_held_elsewhere_is_503_and_saves_nothing(client, user, make_image):
+    # A frozen process holding SQLite's one write lock (a SIGSTOPped worker mid-update):
+    # the request waits the lock timeout and is told to retry, not handed a 500.
+    token = token_create(user=user)
+    connection.ensure_connection()
+    connection.connection.execute("PRAGMA busy_timeout = 200")  # not the 20 s of settings
+    holder = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        response = _post(client, user, make_image, token)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert response.status_code == 503 and response["Retry-After"] == "30"
+    assert response.json()["error"].startswith("the database is busy")
     assert not Upload.objects.exists() and not Job.objects.exists()

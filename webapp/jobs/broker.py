@@ -3,15 +3,20 @@ ids have a message waiting in it. Messages carry the job id as their task id, so
 and its job are the same name on both sides.
 
 Kombu's Redis transport keeps a queue as a list under the queue's name (plus one list per
-priority step) and the messages a worker holds but has not acknowledged in the hash
-`unacked`; `waiting_job_ids` reads those lists only: a message a worker holds is not proof
-that the job will run (the worker may be dead).
+priority step), and the messages a worker holds but has not acknowledged in the hash
+`unacked`, with the time each was taken in the sorted set `unacked_index`. A held message is
+not proof that its job will run (the worker may die holding it), so `waiting_job_ids` counts
+one only while it is younger than `held_for` seconds: long enough for a live worker to claim
+its job (the claim moves the job out of "queued"), short enough that a dead worker's job is
+published again soon. Without that grace, a sweep that ran between a worker taking a message
+and claiming its job published a second copy.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 from functools import lru_cache
 
 import redis
@@ -60,8 +65,9 @@ def publish(job_id: str, queue: str) -> bool:
     return True
 
 
-def waiting_job_ids(queues: set[str]) -> set[str]:
-    """Ids of the jobs with a message waiting in one of `queues` (a Redis broker only)."""
+def waiting_job_ids(queues: set[str], held_for: float = 0.0) -> set[str]:
+    """Ids of the jobs with a message waiting in one of `queues`, or taken by a worker
+    less than `held_for` seconds ago (a Redis broker only)."""
     if not settings.REDIS_URL:
         return set()
     client = _client(settings.REDIS_URL)
@@ -69,9 +75,20 @@ def waiting_job_ids(queues: set[str]) -> set[str]:
     for queue in queues:
         for step in PRIORITY_STEPS:
             key = queue if not step else f"{queue}{Channel.sep}{step}"
-            for raw in client.lrange(key, 0, -1):
-                try:
-                    ids.add(json.loads(raw)["headers"]["id"])
-                except (ValueError, KeyError, TypeError):
-                    continue  # not a Celery message of ours
+            ids.update(_job_id(raw) for raw in client.lrange(key, 0, -1))
+    if held_for > 0:
+        tags = client.zrangebyscore(Channel.unacked_index_key, time.time() - held_for, "+inf")
+        held = client.hmget(Channel.unacked_key, tags) if tags else []
+        # Each held entry is [message, exchange, routing key] (kombu's QoS.append).
+        ids.update(_job_id(entry, held=True) for entry in held if entry)
+    ids.discard("")
     return ids
+
+
+def _job_id(raw: bytes, held: bool = False) -> str:
+    """The job id a raw message carries, or "" when it is not a Celery message of ours."""
+    try:
+        message = json.loads(raw)
+        return str((message[0] if held else message)["headers"]["id"])
+    except (ValueError, KeyError, TypeError, IndexError):
+        return ""

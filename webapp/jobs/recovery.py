@@ -97,7 +97,8 @@ def _republish() -> int:
     if not candidates:
         return 0
     try:
-        waiting = waiting_job_ids({queue or DEFAULT_QUEUE for _, queue in candidates})
+        waiting = waiting_job_ids({queue or DEFAULT_QUEUE for _, queue in candidates},
+                                  held_for=settings.SR_QUEUE_GRACE_SECONDS)
     except (redis.RedisError, OSError) as exc:  # broker down: the next pass tries again
         log.warning("sweep: broker unreachable: %s", exc)
         return 0
