@@ -38,6 +38,7 @@ from torch.fx.experimental.optimization import fuse as fold_batchnorm
 from torch.fx.passes.shape_prop import ShapeProp
 
 from sr_engine.archs.common import upsample_bicubic
+from sr_engine.archs.shuffle import pixel_order, shuffle_pixels
 
 _RELU_MODULES = (nn.ReLU,)
 _RELU_CALLS = {F.relu, torch.relu, torch.relu_}
@@ -69,16 +70,6 @@ class FusedConv(nn.Module):
                 other, x, *args, "add", None, None, [], None)
         return torch.ops.mkldnn._convolution_pointwise.binary(
             x, other, *args, "add", None, None, [], None)
-
-
-def shuffle_pixels(x: Tensor, factor: int) -> Tensor:
-    """PixelShuffle of a tensor whose channels are in (r, r, C) order: (N, r*r*C, h, w) ->
-    (N, C, r*h, r*w), channels_last. Equal to F.pixel_shuffle on the (C, r, r) order."""
-    n, c, h, w = x.shape
-    out = c // (factor * factor)
-    nhwc = x.permute(0, 2, 3, 1).reshape(n, h, w, factor, factor, out)
-    return nhwc.permute(0, 1, 3, 2, 4, 5).reshape(n, h * factor, w * factor, out) \
-        .permute(0, 3, 1, 2)
 
 
 def fuse(module: nn.Module, example: Tensor) -> fx.GraphModule:
@@ -169,9 +160,7 @@ def _shuffle_factor(node: fx.Node, modules: dict[str, nn.Module]) -> int | None:
 
 def _channels_to_pixel_order(conv: nn.Conv2d, factor: int) -> nn.Conv2d:
     """A copy of `conv` whose output channels are in (r, r, C) order instead of (C, r, r)."""
-    out = conv.out_channels // (factor * factor)
-    order = torch.arange(conv.out_channels).view(out, factor, factor).permute(1, 2, 0)
-    order = order.reshape(-1)
+    order = pixel_order(conv.out_channels, factor)
     copy = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size,
                      stride=conv.stride, padding=conv.padding, dilation=conv.dilation,
                      groups=conv.groups, bias=conv.bias is not None)

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from sr_engine.archs.shuffle import shuffle_in_pixel_order
 from sr_engine.checkpoint import load_checkpoint
 from sr_engine.data.clips import ClipSampler, RealClipSampler
 from sr_engine.data.datasets import PatchSampler
@@ -31,8 +32,11 @@ from sr_engine.zoo import resolve_device
 
 def _prepare(module: nn.Module, device: torch.device) -> nn.Module:
     module = module.to(device)
+    if device.type != "cpu":
+        return module
+    shuffle_in_pixel_order(module)  # the shuffle copies whole pixels on channels_last
     # channels_last: oneDNN's fast convolution layout on CPU
-    return module.to(memory_format=torch.channels_last) if device.type == "cpu" else module
+    return module.to(memory_format=torch.channels_last)
 
 
 @dataclass

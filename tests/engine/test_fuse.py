@@ -12,8 +12,9 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
+from sr_engine.archs.shuffle import shuffle_pixels
 from sr_engine.inference.fast import TOLERANCE
-from sr_engine.inference.fuse import FusedConv, fuse, shuffle_pixels
+from sr_engine.inference.fuse import FusedConv, fuse
 from sr_engine.registry import ArchSpec, get_spec, list_models
 from tests.engine.test_inference import make_model
 

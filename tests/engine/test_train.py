@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 from safetensors.torch import save_file
 
+from sr_engine.archs.shuffle import ShuffleConv
 from sr_engine.checkpoint import load_checkpoint
 from sr_engine.errors import Cancelled, ConfigError, TrainingStopped
 from sr_engine.progress import ProgressEvent
@@ -226,3 +227,12 @@ def test_fsrcnn_from_another_scale_keeps_a_fresh_deconvolution(data, tmp_path: P
     for key, value in trained.items():
         expected = fresh[key] if key.startswith("deconv.") else value
         assert torch.equal(ours[key], expected), key
+
+
+def test_training_on_cpu_trains_the_upsampler_in_pixel_order(data, tmp_path: Path) -> None:
+    # sr_engine.archs.shuffle: same tensors, a cheaper shuffle (tests/engine/test_shuffle_order)
+    edsr = ['model.arch="edsr"', "model.scale=4", "model.hparams={n_resblocks=1, n_feats=8}",
+            "data.patch_size=4"]
+    session = build_session(_config(data, tmp_path / "run", *edsr))
+    kinds = {type(m) for m in session.model.modules()}
+    assert ShuffleConv in kinds and torch.nn.PixelShuffle not in kinds
