@@ -3,6 +3,7 @@ add a new family's spec here (and nowhere else) to register it."""
 
 from sr_engine.archs import (
     bicubic,
+    deepsr,
     drcn,
     edsr,
     espcn,
@@ -27,6 +28,7 @@ ARCHS: tuple[ArchSpec, ...] = (
     srgan.DISCRIMINATOR,
     johnson.SPEC,
     vespcn.SPEC,
+    deepsr.SPEC,
 )
 
 __all__ = ["ARCHS"]

@@ -19,7 +19,7 @@ from sr_engine.registry import ArchSpec, get_spec, list_models
 from tests.engine.test_inference import make_model
 
 # Their forwards branch or loop on tensor values or shapes in Python.
-UNTRACEABLE = {"drcn", "vespcn"}
+UNTRACEABLE = {"deepsr", "drcn", "vespcn"}
 SPECS = [s for s in list_models(kind=None) if s.id not in UNTRACEABLE]
 
 
@@ -55,7 +55,7 @@ def test_the_fused_graph_of_a_bf16_copy_differs_from_it_by_rounding_only(spec):
 def test_untraceable_archs_are_an_error(arch):
     spec = get_spec(arch)
     model = make_model(spec, max(spec.scales))
-    with pytest.raises(fx.proxy.TraceError):
+    with pytest.raises((fx.proxy.TraceError, ValueError)):  # deepsr: numpy meets a Proxy
         fuse(model.module, _input(model.in_channels, 24, 20))
 
 

@@ -72,7 +72,7 @@ def test_motion_losses_are_zero_for_perfect_still_motion_and_absent_without_mc()
 
 
 def test_video_models_are_their_own_kind_and_stay_out_of_the_image_paths():
-    assert [s.id for s in list_models("video")] == ["vespcn"]
+    assert [s.id for s in list_models("video")] == ["vespcn", "deepsr"]
     assert "vespcn" not in [s.id for s in list_models()]
     spec = get_spec("vespcn")
     assert spec.halo(4, spec.resolve_hparams()) >= 2 * 24 + 9
