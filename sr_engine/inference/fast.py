@@ -103,9 +103,9 @@ def _build(model: LoadedModel, precision: str) -> tuple[str, Runnable]:
     module = prepare_module(model.module, device)
     if device.type != "cpu" or os.environ.get("SR_ENGINE_FREEZE") == "0":
         return "eager", module
-    key = _decision_key(model, precision)
-    decided = read_json(cache_file()).get(key)
     names = [n for n in CANDIDATES[precision] if harmless(model.name, precision, n)]
+    key = _decision_key(model, precision, names)
+    decided = read_json(cache_file()).get(key)
     if decided is not None:
         names = [decided] if decided in names else []
     built: dict[str, Runnable] = {}
@@ -214,10 +214,13 @@ def _seconds(run: Runnable, model: LoadedModel, precision: str, repeats: int = 3
     return min(times)  # other load only adds time: the fastest run is the fairest
 
 
-def _decision_key(model: LoadedModel, precision: str) -> str:
+def _decision_key(model: LoadedModel, precision: str, names: list[str]) -> str:
+    """The cache key of a decision among `names`: the ways allowed depend on the weights
+    (precision.json's drops), so a decision made without them (random weights in
+    `benchmark`'s speed table: eager only) never stands for shipped weights that allow more."""
     hparams = json.dumps(model.hparams, sort_keys=True)
     return f"fast|{device_key(torch.device(model.device))}|{model.spec.id}|x{model.scale}|" \
-           f"{precision}|{hparams}"
+           f"{precision}|{hparams}|{','.join(names)}"
 
 
 def _remember(key: str, decision: str) -> None:

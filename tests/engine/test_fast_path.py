@@ -127,3 +127,20 @@ def test_a_fused_bf16_graph_is_a_candidate_on_its_own_measured_drop(monkeypatch)
     run = fast.runnable(model, "bf16")
     assert len(timed) == 2 and run is timed[1]  # eager, then the fused graph alone
     assert _decisions() == {"fsrcnn": "native-fused"}
+
+
+def test_a_decision_without_the_weights_quality_does_not_stand_for_weights_with_it(
+        monkeypatch):
+    # benchmark's speed table times random weights (no precision.json entry: eager only);
+    # the shipped weights of the same arch, measured harmless in bf16, must still get their
+    # copies timed, not that cached "eager" (it once cost EDSR x4 its fused bf16 path).
+    monkeypatch.setattr(fast, "_seconds", lambda run, model, precision: 1.0)
+    monkeypatch.setattr(fast, "precision_drop", lambda name, key: None)
+    assert fast.runnable(make_model(get_spec("fsrcnn"), 2), "bf16") is not None
+    assert set(_decisions().values()) == {"eager"}
+    order = iter([3.0, 2.0, 2.0, 1.0])  # eager, native, native-frozen, native-fused
+    monkeypatch.setattr(fast, "_seconds", lambda run, model, precision: next(order))
+    monkeypatch.setattr(fast, "precision_drop", lambda name, key: 0.0)
+    model = make_model(get_spec("fsrcnn"), 2)
+    assert fast.runnable(model, "bf16") is not model.module
+    assert sorted(json.loads(cache_file().read_text()).values()) == ["eager", "native-fused"]
