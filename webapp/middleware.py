@@ -2,8 +2,8 @@
 QueueUnavailable is a 503 (with Retry-After), LimitExceeded a 429, and OverflowError a 400
 (a number from the request too large for the database or a date), and a database lock that
 outlived the database's timeout a 503 (SQLite's one writer lock held by a frozen process:
-the request failed whole, and trying again later is the right answer, not a 500). JSON on the
-API, a page elsewhere; every view gets this without its own try/except."""
+the write did not happen, and trying again later is the right answer, not a 500). JSON on
+the API, a page elsewhere; every view gets this without its own try/except."""
 
 from __future__ import annotations
 
