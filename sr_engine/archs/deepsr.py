@@ -6,24 +6,24 @@ Calling convention of video models: see sr_engine.archs.vespcn (lr (N, T, h, w) 
 SR drafts: every frame is upscaled (bicubic); for each neighbour and each flow setting, the
 optical flow from the upscaled centre frame to the upscaled neighbour is estimated and the
 neighbour is warped onto the centre (bicubic interpolation, borders replicated). Several
-settings of one flow method give drafts whose errors differ (too smooth at motion
-boundaries, too noisy in flat areas), and the CNN learns where to trust which: the paper's
-ensemble idea. With T frames and S settings there are (T - 1) * S drafts; the CNN sees them
-and the bicubic centre frame as channels.
+settings of one flow method give drafts whose errors differ, and the CNN learns where to
+trust which: the paper's ensemble idea. With T frames and S settings there are (T - 1) * S
+drafts; the CNN sees them and the bicubic centre frame as channels.
 
 Flow: OpenCV's DIS optical flow (Kroeger et al., ECCV 2016) from opencv-python-headless,
 chosen over TV-L1 (the paper's, in OpenCV's contrib build only) because it is in the
 maintained main package and fast enough to make drafts inside the training step (about 1 ms
-for a 96x96 patch, 0.3 s for a 1920x1280 frame on one CPU core, where TV-L1 took 0.3 s for
-256x256). Its variational refinement minimises a data term plus a smoothness term weighted
+for a 96x96 patch, 0.3 s for a 1920x1280 frame on a 2-core Xeon, where TV-L1 took 0.3 s
+for 256x256). Its variational refinement minimises a data term plus a smoothness term weighted
 by `alpha`: the settings are values of that weight, as the paper's settings are TV-L1's
 regularisation weights. Flows carry no gradient: the CNN is what trains.
 
-CNN (the paper's Sec. 4): a conv 11x11 to 256 channels, a conv 1x1 to 512, a conv 3x3 to one
+CNN (the paper's): a conv 11x11 to 256 channels, a conv 1x1 to 512, a conv 3x3 to one
 channel, then a 25x25 conv ("deconvolution" in the paper: a learned deblurring filter), with
 ReLU after the first two. This project adds the bicubic centre frame to the output (the CNN
-learns the residual), which trains much faster on a CPU budget than the paper's direct
-output; widths are hyperparameters, recorded in every checkpoint.
+learns the residual), so training starts from bicubic quality within a CPU budget; the
+paper's direct output was not trained for comparison. Widths are hyperparameters, recorded
+in every checkpoint.
 
 Tiles: the flow of a tile is estimated from that tile (and its halo) only, so a tiled run
 equals a whole-frame run up to the flow's differences near tile borders; the halo below

@@ -12,8 +12,6 @@ import torch
 
 from sr_engine.archs.common import upsample_bicubic
 from sr_engine.archs.deepsr import DeepSR, make_drafts
-from sr_engine.data.clips import ClipSampler
-from sr_engine.data.motion import Motion
 from sr_engine.inference import UpscaleConfig
 from sr_engine.registry import create_model, get_spec
 from sr_engine.train import TrainConfig, train
@@ -72,9 +70,6 @@ def test_the_cnn_adds_to_the_bicubic_centre_frame():
 def test_deepsr_trains_on_synthetic_clips_and_upscales_a_clip(tmp_path: Path):
     stills = (_write_images(tmp_path / "train", 3, 96, 0),
               _write_images(tmp_path / "val", 2, 72, 1))
-    sampler = ClipSampler([stills[0]], frames=3, motion=Motion(shift=2.0), scale=2,
-                          patch_size=8, color="y", seed=0)
-    assert sampler.batch(2)[0].shape == (2, 3, 8, 8)
     config = TrainConfig.from_toml(SMOKE).with_overrides([
         'model.arch="deepsr"', f"model.hparams={TINY}", "data.patch_size=8",
         f'data.train=["{stills[0]}"]', f'data.val="{stills[1]}"',
