@@ -9,6 +9,7 @@
    space (Y, or RGB then Y = uint8(rgb2ycbcr(uint8 RGB)); the channel mean for gray images).
    HR Y is likewise uint8(rgb2ycbcr(HR)).
 4. PSNR and SSIM on Y in [0, 255] with `scale` pixels shaved per border; mean over images.
+   Optionally NIQE (no reference) on the stored output Y, `scale` pixels shaved likewise.
 
 This variant reproduces the published bicubic table of PROTOCOL.md within 0.02 dB/0.002.
 """
@@ -33,7 +34,7 @@ from sr_engine.errors import ConfigError, ImageError
 from sr_engine.inference import UpscaleConfig, upscale_picture
 from sr_engine.inference.fast import Runnable
 from sr_engine.inference.precision import forward
-from sr_engine.metrics import psnr, ssim
+from sr_engine.metrics import NiqeModel, load_niqe_model, niqe, psnr, ssim
 from sr_engine.progress import ProgressCallback, Reporter
 
 if TYPE_CHECKING:
@@ -41,6 +42,9 @@ if TYPE_CHECKING:
 
 # Pixels by which an output and its reference may differ in size (cut to the common area).
 _SIZE_SLACK = 16
+# What `evaluate` can report (PSNR and SSIM always; NIQE when asked), and the CLI's default.
+METRICS = ("psnr", "ssim", "niqe")
+DEFAULT_METRICS = ("psnr", "ssim")
 
 
 @dataclass
@@ -71,7 +75,8 @@ class EvalSet:
 
 @dataclass
 class EvalReport:
-    """Mean PSNR (dB) / SSIM on Y over a set, with per-image values; `to_dict()` is JSON-safe."""
+    """Mean PSNR (dB) / SSIM on Y over a set, with per-image values; `to_dict()` is JSON-safe.
+    `niqe`: mean NIQE of the outputs when asked (also per image then), else None."""
 
     model: str
     scale: int
@@ -81,10 +86,22 @@ class EvalReport:
     n_images: int
     per_image: list[dict] = field(default_factory=list)
     seconds: float = 0.0
+    niqe: float | None = None
 
     def to_dict(self) -> dict:
         """Plain data; a non-finite metric (identical images give inf dB) becomes None."""
         return json_safe(asdict(self))
+
+
+def parse_metrics(text: str) -> tuple[str, ...]:
+    """A comma list of METRICS ("psnr,ssim,niqe"), in order, without repeats; ConfigError
+    naming an unknown one."""
+    names = [n.strip().lower() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in METRICS]
+    if unknown or not names:
+        what = f"unknown metric {unknown[0]!r}" if unknown else "no metric given"
+        raise ConfigError(f"{what} (choose from {', '.join(METRICS)})")
+    return tuple(dict.fromkeys(names))
 
 
 def json_safe(value: object) -> object:
@@ -183,11 +200,12 @@ def super_resolve_y(model: LoadedModel, image: EvalImage, precision: str = "fp32
 
 def evaluate(model: LoadedModel, data: EvalSet | str | Path, *, scale: int | None = None,
              progress: ProgressCallback | None = None, precision: str = "fp32",
-             runner: Runnable | None = None) -> EvalReport:
+             runner: Runnable | None = None, with_niqe: bool = False) -> EvalReport:
     """PSNR/SSIM on Y of `model` (run eagerly, or by `runner`) over a benchmark folder (or a
-    prepared EvalSet).
+    prepared EvalSet); with `with_niqe` also NIQE of each output's Y (`scale` pixels shaved;
+    ConfigError at once when the pristine model is missing).
 
-    Emits one "validating" event per image (current i of n, that image's psnr/ssim).
+    Emits one "validating" event per image (current i of n, that image's psnr/ssim[/niqe]).
     """
     scale = model.scale if scale is None else scale
     if scale != model.scale:
@@ -195,6 +213,7 @@ def evaluate(model: LoadedModel, data: EvalSet | str | Path, *, scale: int | Non
     if model.frames > 1:
         raise ConfigError(f"{model.name} is a video model: evaluate it on clips "
                           "(sr-engine evaluate --video DIR)")
+    niqe_model = load_niqe_model() if with_niqe else None
     data = data if isinstance(data, EvalSet) else load_eval_set(data, scale=scale)
     if data.scale != scale:
         raise ConfigError(f"the evaluation set was prepared for x{data.scale}, not x{scale}")
@@ -210,11 +229,23 @@ def evaluate(model: LoadedModel, data: EvalSet | str | Path, *, scale: int | Non
         s = float(ssim(sr_y, image.hr_y, crop=scale, data_range=255.0))
         h, w = image.hr_y.shape
         rows.append({"name": image.name, "psnr_y": p, "ssim_y": s, "width": w, "height": h})
-        reporter.advance(message=image.name, metrics={"psnr": p, "ssim": s})
+        metrics = {"psnr": p, "ssim": s}
+        if niqe_model is not None:
+            rows[-1]["niqe"] = metrics["niqe"] = _output_niqe(image.name, sr_y, scale, niqe_model)
+        reporter.advance(message=image.name, metrics=metrics)
     return EvalReport(model=model.name, scale=scale, dataset=data.name,
                       psnr_y=float(np.mean([r["psnr_y"] for r in rows])),
                       ssim_y=float(np.mean([r["ssim_y"] for r in rows])),
-                      n_images=len(rows), per_image=rows, seconds=time.monotonic() - t0)
+                      n_images=len(rows), per_image=rows, seconds=time.monotonic() - t0,
+                      niqe=float(np.mean([r["niqe"] for r in rows])) if niqe_model else None)
+
+
+def _output_niqe(name: str, sr_y: Tensor, scale: int, model: NiqeModel) -> float:
+    """NIQE of an output's stored Y levels, `scale` pixels shaved; errors name the image."""
+    try:
+        return niqe(sr_y, crop_border=scale, model=model)
+    except (ConfigError, ImageError) as exc:
+        raise ImageError(f"{name}: {exc}") from None
 
 
 def compare(sr: Picture, ref: Picture, *, crop: int) -> dict[str, float]:
