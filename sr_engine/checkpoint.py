@@ -1,10 +1,11 @@
 """Weights on disk: a `.safetensors` file whose header says what the weights are.
 
 The header metadata key "sr_engine" holds the JSON of a `CheckpointMeta` (arch id, scale,
-hyperparameters, colour mode, recipe, data fingerprint, metrics, engine version), so a file
-can be rebuilt into its model with nothing else. Loading never unpickles arbitrary objects:
-legacy `.pth`/`.pt` files go through `torch.load(weights_only=True)` and must be a plain
-`{"meta": {...}, "state_dict": {...}}` dict.
+hyperparameters, colour mode, recipe, data fingerprint, metrics, engine version, the colour
+fix the model wants), so a file can be rebuilt into its model with nothing else. Loading never
+unpickles arbitrary objects: legacy `.pth`/`.pt` files go through
+`torch.load(weights_only=True)` and must be a plain `{"meta": {...}, "state_dict": {...}}`
+dict.
 """
 
 from __future__ import annotations
@@ -41,7 +42,10 @@ def _utc_now() -> str:
 @dataclass
 class CheckpointMeta(StrictConfig):
     """What a checkpoint holds. `hparams` is stored fully resolved (defaults and `variant`
-    expanded), so a later change of an arch's defaults cannot change an old checkpoint."""
+    expanded), so a later change of an arch's defaults cannot change an old checkpoint.
+    `color_fix` is what upscaling with color_fix "auto" applies (sr_engine.inference.colorfix):
+    "none" for PSNR-trained models, whose colours are right; a model trained on perceptual or
+    adversarial losses, whose colours drift, asks for "hist" or "meanstd" here."""
 
     arch: str
     scale: int
@@ -55,6 +59,7 @@ class CheckpointMeta(StrictConfig):
     engine_version: str = __version__
     created: str = field(default_factory=_utc_now)
     notes: str = ""
+    color_fix: Literal["none", "hist", "meanstd"] = "none"
 
     def validate(self) -> None:
         spec = get_spec(self.arch)
@@ -63,6 +68,8 @@ class CheckpointMeta(StrictConfig):
         check(self.color == spec.color,
               f"checkpoint colour {self.color!r} does not match {self.arch}'s {spec.color!r}")
         check(self.step >= 0, f"step must be >= 0, got {self.step}")
+        check(self.color_fix in ("none", "hist", "meanstd"),
+              f"color_fix must be none, hist or meanstd, got {self.color_fix!r}")
 
     def summary(self) -> str:
         """The validation figures as model lists show them, beside the paper's where it

@@ -44,7 +44,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
 
     config = UpscaleConfig(model=args.model, scale=args.scale, tile=args.tile, overlap=args.overlap,
                            batch=args.batch, device=args.device, precision=args.precision,
-                           format=args.format)
+                           format=args.format, color_fix=args.color_fix)
     bar = BarProgress(quiet=args.quiet)
     out = Path(args.output)
     single = len(args.inputs) == 1 and Path(args.inputs[0]).is_file() and out.suffix != ""
@@ -362,6 +362,10 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default="auto",
                     help="auto: the fastest precision that keeps the model's quality here")
     up.add_argument("--format", default=None, help="output format (default: from extension)")
+    up.add_argument("--color-fix", choices=["auto", "hist", "meanstd", "none"], default="auto",
+                    help="give the output the input's colours: hist (histogram matching), "
+                         "meanstd (mean/std transfer), none; auto (default) = what the "
+                         "model's checkpoint asks for, none for PSNR-trained models")
     up.add_argument("--codec", choices=["h264", "h265", "vp9", "av1"], default="h264",
                     help="video codec of an upscaled clip (audio and subtitles are copied)")
     up.add_argument("--crf", type=int, default=18, help="video quality: lower is better")

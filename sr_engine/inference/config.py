@@ -9,6 +9,8 @@ from sr_engine.config import StrictConfig, check
 
 Device = Literal["auto", "cpu", "cuda"]
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
+ColorFix = Literal["auto", "hist", "meanstd", "none"]
+COLOR_FIXES: tuple[str, ...] = ("auto", "hist", "meanstd", "none")
 
 # Output formats accepted by `format`; aliases are normalised by the image writer.
 OUTPUT_FORMATS: tuple[str, ...] = ("png", "jpeg", "jpg", "webp", "tiff", "tif", "bmp")
@@ -28,7 +30,10 @@ class UpscaleConfig(StrictConfig):
     a value below the halo is raised to it, so tiling never shows seams); `batch` is the
     number of same-shaped tiles per forward; `precision` "auto" picks the fastest precision
     that does not cost the model quality on this device (sr_engine.inference.auto);
-    `format` is the output format (None = from the destination's extension).
+    `format` is the output format (None = from the destination's extension); `color_fix`
+    gives the whole output the input's colours: "hist" (histogram matching), "meanstd"
+    (mean/std transfer), "none", or "auto" = what the model's checkpoint asks for, "none" for
+    PSNR-trained models (sr_engine.inference.colorfix).
     """
 
     model: str = "bicubic"
@@ -39,6 +44,7 @@ class UpscaleConfig(StrictConfig):
     device: Device = "auto"
     precision: Precision = "auto"
     format: str | None = None
+    color_fix: ColorFix = "auto"
 
     def validate(self) -> None:
         check(bool(self.model.strip()), "model: must name a model or a checkpoint file")
@@ -51,3 +57,5 @@ class UpscaleConfig(StrictConfig):
         check(self.batch >= 1, f"batch: must be at least 1, got {self.batch}")
         check(self.format is None or self.format.lower() in OUTPUT_FORMATS,
               f"format: {self.format!r} is not one of {list(OUTPUT_FORMATS)}")
+        check(self.color_fix in COLOR_FIXES,
+              f"color_fix: {self.color_fix!r} is not one of {list(COLOR_FIXES)}")

@@ -2,7 +2,9 @@
 
 The output arrays are allocated once in the input's integer dtype and filled tile by tile,
 so the only full-size buffers are the input and the output pixels themselves; colour
-conversion, the network, CbCr/alpha resampling and quantisation all happen per tile.
+conversion, the network, CbCr/alpha resampling and quantisation all happen per tile. The
+colour fix (`UpscaleConfig.color_fix`, off for PSNR models) is the exception: it needs the
+whole image's statistics, so it runs once on the assembled output, in float.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from sr_engine.errors import ConfigError
 from sr_engine.inference import staged
 from sr_engine.inference.auto import resolve_precision
 from sr_engine.inference.autotile import resolve_tile
+from sr_engine.inference.colorfix import fix_pixels, resolve_color_fix
 from sr_engine.inference.config import UpscaleConfig
 from sr_engine.inference.fast import Runnable, runnable
 from sr_engine.inference.memory import reuse_freed_memory
@@ -69,6 +72,7 @@ def upscale_picture_counted(model: LoadedModel, picture: Picture, config: Upscal
         raise ConfigError(f"expected 1 or 3 colour channels, got {channels}")
     device = model_device(model)
     precision = resolve_precision(config.precision, device, model.name)
+    color_fix = resolve_color_fix(config.color_fix, model.meta)  # a bad mode fails first
     module = runnable(model, precision)
     reuse_freed_memory()
     out = np.empty((height * s, width * s, channels), dtype=pixels.dtype)
@@ -105,6 +109,8 @@ def upscale_picture_counted(model: LoadedModel, picture: Picture, config: Upscal
         with torch.inference_mode():
             n_tiles = run_tiles(height, width, work, tile=tile, batch=batch, rules=rules,
                                 device=device, progress=progress)
+    # On the whole image (tiles would each get their own colours); alpha is not colour.
+    fix_pixels(out, pixels, color_fix, device)
     # One frame comes out whatever the source had (only frame 0 of an animation is decoded).
     upscaled = dataclasses.replace(picture, pixels=out, alpha=out_alpha, n_frames=1)
     return upscaled, n_tiles

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from webapp.images.services import OUTPUT_FORMATS
+from webapp.images.services import COLOR_FIXES, OUTPUT_FORMATS
 from webapp.images.videos import CODECS
 from webapp.jobs.models import JobStatus
 
@@ -181,6 +181,12 @@ def openapi_schema(server: str) -> dict:
                             "scale": {"type": "integer", "default": 4},
                             "format": {"type": "string",
                                        "enum": [k for k in OUTPUT_FORMATS if k]},
+                            "color_fix": {"type": "string", "enum": list(COLOR_FIXES),
+                                          "default": "auto",
+                                          "description": "give the output the input's "
+                                          "colours: hist (histogram matching), meanstd "
+                                          "(mean/std transfer), none; auto = what the model "
+                                          "asks for (none for PSNR-trained models)"},
                             "reference": {"type": "string", "format": "binary",
                                           "description": "HR image, scale x the input"}}}}}},
                     "responses": {"201": {"description": "Queued", "content": {

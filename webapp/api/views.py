@@ -18,6 +18,7 @@ from webapp.images.ranges import byte_ranges
 from webapp.images.selectors import result_get_for_user, video_progress
 from webapp.images.services import (
     OUTPUT_FORMATS,
+    color_fix_check,
     result_delete,
     submission_check,
     upload_queue,
@@ -89,11 +90,13 @@ def jobs(request: HttpRequest) -> HttpResponse:
         model_id = request.POST.get("model") or "bicubic"
         model_resolve(model_id, scale, images=not is_video(image.name or ""))
         crf = _parse_crf(request.POST.get("crf"))
+        color_fix = color_fix_check(request.POST.get("color_fix", ""))
         submission_check(owner=request.user, files=[image, *([reference] if reference else [])],
                          jobs=1)
         _, (result,) = upload_queue(owner=request.user, file=image, model_ids=[model_id],
                                     scale=scale, output_format=fmt, reference=reference,
-                                    codec=request.POST.get("codec", ""), crf=crf)
+                                    codec=request.POST.get("codec", ""), crf=crf,
+                                    color_fix=color_fix)
     except (ConfigError, ImageRejected) as exc:
         return api_error(400, str(exc))
     return JsonResponse({"id": str(result.job_id), "status": "queued",

@@ -1,6 +1,6 @@
 """The upload form: many images or videos, one or more models, a scale, an output format (for
-images), a codec (for videos), an optional reference. Per-file problems are not form errors:
-`upload_submit` reports them per file."""
+images), a codec (for videos), a colour fix, an optional reference. Per-file problems are not
+form errors: `upload_submit` reports them per file."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from django.conf import settings
 from sr_engine.errors import ConfigError
 from sr_engine.video import VIDEO_SUFFIXES, is_video
 from webapp.images.catalog import model_catalog, model_resolve
-from webapp.images.services import OUTPUT_FORMATS
+from webapp.images.services import COLOR_FIXES, OUTPUT_FORMATS
 from webapp.images.videos import CODECS
 
 SCALES = (2, 3, 4, 8)
@@ -43,6 +43,10 @@ class UploadForm(forms.Form):
                               required=False, label="Video codec",
                               help_text="videos keep their container, frame rate, audio and "
                                         "subtitles; H.265 does not play in every browser")
+    color_fix = forms.ChoiceField(choices=list(COLOR_FIXES.items()), required=False,
+                                  initial="auto", label="Colour fix: keep the input's colours",
+                                  help_text="corrects a colour cast or brightness shift some "
+                                            "models add; the detail is left as it is")
     reference = forms.FileField(required=False, label="Reference HR image (optional)",
                                 help_text="the true high-resolution image, for real PSNR/SSIM; "
                                           "only with a single upload")
@@ -52,6 +56,9 @@ class UploadForm(forms.Form):
         self.catalog = model_catalog()
         self.fields["models"].choices = [(c.id, c.label) for c in self.catalog]
         self.fields["models"].initial = ["bicubic"]
+
+    def clean_color_fix(self) -> str:
+        return self.cleaned_data.get("color_fix") or "auto"
 
     def clean_images(self) -> list:
         files = self.cleaned_data["images"]

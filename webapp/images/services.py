@@ -31,6 +31,20 @@ from webapp.limits import user_jobs_check, user_storage_check
 OUTPUT_FORMATS = {"": "same as the input", "png": "PNG", "jpeg": "JPEG", "webp": "WebP",
                   "tiff": "TIFF"}
 _SUFFIX = {"jpeg": "jpg", "tiff": "tif"}
+# UpscaleConfig.color_fix (sr_engine.inference.colorfix), in the words the form shows.
+COLOR_FIXES = {"auto": "automatic (only models that drift in colour ask for it)",
+               "hist": "match the input's colour histogram",
+               "meanstd": "match the input's average colour and contrast (faster)",
+               "none": "off"}
+
+
+def color_fix_check(value: str) -> str:
+    """`value` as an UpscaleConfig.color_fix ("" = "auto"); ConfigError naming the choices.
+    Checked before anything is stored, so a bad value leaves no upload behind."""
+    value = value or "auto"
+    if value not in COLOR_FIXES:
+        raise ConfigError(f"color_fix: expected one of {', '.join(COLOR_FIXES)}, got {value!r}")
+    return value
 
 
 def _media(*parts: str) -> Path:
@@ -149,9 +163,9 @@ def output_budget_check(*, width: int, height: int, scale: int) -> None:
 
 def result_create(*, upload: Upload, model_id: str, scale: int, output_format: str = "",
                   device: str | None = None, checked: bool = False, codec: str = "",
-                  crf: int | None = None) -> Result:
-    """Queue one upscale of `upload`; ConfigError for a bad model, scale, format or size
-    (for a video: a bad codec or CRF, or frames too large once upscaled).
+                  crf: int | None = None, color_fix: str = "auto") -> Result:
+    """Queue one upscale of `upload`; ConfigError for a bad model, scale, format, colour fix
+    or size (for a video: a bad codec or CRF, or frames too large once upscaled).
     `checked`: submission_check already counted this job (see jobs.services.job_create)."""
     # Imported here: the engine pulls in torch, which pages that create no job never need.
     from sr_engine.inference import UpscaleConfig
@@ -166,7 +180,8 @@ def result_create(*, upload: Upload, model_id: str, scale: int, output_format: s
         output_budget_check(width=upload.width, height=upload.height, scale=scale)
     config = UpscaleConfig(model=choice.engine_name, scale=scale, tile=settings.SR_TILE,
                            device=device or settings.SR_DEVICE,
-                           format=output_format or None)
+                           format=output_format or None,
+                           color_fix=color_fix_check(color_fix))
     params = config.to_dict()
     if upload.is_video:
         params = videos.video_params(config, videos.video_config(
@@ -185,7 +200,8 @@ def submission_check(*, owner: AbstractBaseUser, files: list[UploadedFile], jobs
 
 def upload_queue(*, owner: AbstractBaseUser, file: UploadedFile, model_ids: list[str],
                  scale: int, output_format: str = "", reference: UploadedFile | None = None,
-                 codec: str = "", crf: int | None = None) -> tuple[Upload, list[Result]]:
+                 codec: str = "", crf: int | None = None,
+                 color_fix: str = "auto") -> tuple[Upload, list[Result]]:
     """Store one image and queue one upscale per model, all or nothing: a refusal after
     the image was stored (bad model, output too large) removes its files again. Call it
     after `submission_check` of the whole submission, which makes the queue and job-limit
@@ -195,7 +211,7 @@ def upload_queue(*, owner: AbstractBaseUser, file: UploadedFile, model_ids: list
         try:
             results = [result_create(upload=upload, model_id=m, scale=scale,
                                      output_format=output_format, checked=True,
-                                     codec=codec, crf=crf)
+                                     codec=codec, crf=crf, color_fix=color_fix)
                        for m in model_ids]
         except BaseException:
             _remove([_media(f"u{owner.pk}", "uploads", str(upload.id))])
@@ -224,10 +240,10 @@ class Submission:
 
 def upload_submit(*, owner: AbstractBaseUser, files: list[UploadedFile], model_ids: list[str],
                   scale: int, output_format: str = "", reference: UploadedFile | None = None,
-                  codec: str = "") -> Submission:
+                  codec: str = "", color_fix: str = "auto") -> Submission:
     """Store each file and queue one job per chosen model. A bad file is reported and
     skipped; the good ones in the same submission still go through. `output_format` is for
-    the images among them, `codec` for the videos."""
+    the images among them, `codec` for the videos, `color_fix` for all."""
     submission_check(owner=owner, files=[*files, *([reference] if reference else [])],
                      jobs=len(files) * len(model_ids))
     outcome = Submission()
@@ -237,7 +253,7 @@ def upload_submit(*, owner: AbstractBaseUser, files: list[UploadedFile], model_i
             outcome.accepted.append(upload_queue(
                 owner=owner, file=file, model_ids=model_ids, scale=scale,
                 output_format="" if video else output_format,
-                reference=reference, codec=codec if video else ""))
+                reference=reference, codec=codec if video else "", color_fix=color_fix))
         except (ImageRejected, ConfigError) as exc:
             outcome.rejected.append((file.name or "(unnamed)", str(exc)))
     return outcome

@@ -41,7 +41,8 @@ def upload(request: HttpRequest) -> HttpResponse:
         outcome = upload_submit(owner=request.user, files=data["images"],
                                 model_ids=data["models"], scale=data["scale"],
                                 output_format=data["output_format"],
-                                reference=data.get("reference"), codec=data["codec"])
+                                reference=data.get("reference"), codec=data["codec"],
+                                color_fix=data["color_fix"])
         if not outcome.rejected:
             if len(outcome.results) == 1:
                 return redirect("job", job_id=outcome.results[0].job_id)
