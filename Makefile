@@ -37,7 +37,7 @@ ZOO ?= espcn_x2 espcn_x2_stage2 \
 	srresnet_x4_cpu srresnet_x4_stage2 srresnet_x4_stage3 srresnet_x4_stage4 \
 	srresnet_x4_stage5 srresnet_x4_stage6 srresnet_x4_stage7 srresnet_x4_stage8 srresnet_x4_stage9 \
 	srresnet_x4_stage10 \
-	vespcn_x4 deepsr_x4
+	srgan_x4_cpu johnson_x4_cpu vespcn_x4 deepsr_x4
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)

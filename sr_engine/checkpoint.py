@@ -54,6 +54,9 @@ class CheckpointMeta(StrictConfig):
     name: str = ""
     recipe: dict[str, Any] = field(default_factory=dict)
     data_fingerprint: str = ""
+    # The loss network of a perceptual model (PerceptualLoss.describe()): which VGG19 weights
+    # (file or random:SEED), their sha256 and the layers; empty for pixel-loss models.
+    feature_network: dict[str, str] = field(default_factory=dict)
     step: int = 0
     metrics: dict[str, float] = field(default_factory=dict)
     engine_version: str = __version__

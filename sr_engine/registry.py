@@ -34,6 +34,8 @@ class ArchSpec:
     map) and `reconstruct(features)` (the HR image) with forward = reconstruct . features: the
     halo of `features` alone (reconstruct's is the rest). Large images then run in two passes
     (sr_engine.inference.staged) instead of tiles that each recompute the whole halo.
+    `objective` says what training optimises: "psnr" (fidelity to the reference) or
+    "perceptual" (natural-looking texture, trading PSNR away: SRGAN, Johnson et al.).
     """
 
     id: str
@@ -53,6 +55,7 @@ class ArchSpec:
     paper: str = ""
     scale_specific: tuple[str, ...] = ()
     feature_halo: Callable[[int, Mapping[str, Any]], int] | None = None
+    objective: Literal["psnr", "perceptual"] = "psnr"
 
     @property
     def channels(self) -> int:

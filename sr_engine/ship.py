@@ -70,6 +70,11 @@ def recipe_toml(recipe: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _feature_line(net: dict[str, str]) -> str:
+    return (f"- feature (perceptual loss) network: {net['net']} {net['kind']} "
+            f"`{net['weights']}`, layers {net['layers']}, weights sha256 `{net['sha256']}`")
+
+
 def training_card(name: str, meta_dict: dict[str, Any], sessions: list[dict[str, Any]],
                   stages: int = 0) -> str:
     total = sum(s["seconds"] for s in sessions)
@@ -85,6 +90,10 @@ def training_card(name: str, meta_dict: dict[str, Any], sessions: list[dict[str,
         f"- shipped checkpoint: step {meta_dict['step']} ({meta_dict['notes']}); "
         f"validation: {metrics}",
         f"- training data fingerprint `{meta_dict['data_fingerprint']}`",
+        *([_feature_line(meta_dict["feature_network"])] if meta_dict.get("feature_network")
+          else []),
+        *([f"- colour fix applied by default (color_fix auto): {meta_dict['color_fix']}"]
+          if meta_dict.get("color_fix", "none") != "none" else []),
         f"- total wall time {total / 3600:.2f} h over {len(sessions)} session(s); "
         f"log: [{name}.jsonl]({name}.jsonl)",
         *(["- continues the shipped checkpoint of earlier stage(s): " + ", ".join(

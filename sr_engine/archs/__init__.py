@@ -25,6 +25,7 @@ ARCHS: tuple[ArchSpec, ...] = (
     drcn.SPEC,
     edsr.SPEC,
     srgan.SRRESNET,
+    srgan.SRGAN,
     srgan.DISCRIMINATOR,
     johnson.SPEC,
     vespcn.SPEC,

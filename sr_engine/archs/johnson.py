@@ -70,6 +70,7 @@ SPEC = ArchSpec(
     halo=_halo,
     defaults={"n_resblocks": 4, "n_feats": 64},
     description="Feed-forward transformation net trained with a perceptual loss (x4, x8).",
+    objective="perceptual",
     paper="Johnson, Alahi, Fei-Fei. Perceptual Losses for Real-Time Style Transfer and "
           "Super-Resolution. ECCV 2016",
 )

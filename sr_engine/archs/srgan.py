@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -111,6 +112,13 @@ SRRESNET = ArchSpec(
     paper="Ledig et al. Photo-Realistic Single Image Super-Resolution Using a Generative "
           "Adversarial Network. CVPR 2017",
 )
+
+# SRGAN is SRResNet's network trained adversarially; its own id names its own weights
+# (srgan_x4 beside srresnet_x4), and training may start it from an srresnet checkpoint.
+SRGAN = dataclasses.replace(
+    SRRESNET, id="srgan", objective="perceptual",
+    description="SRResNet fine-tuned with a feature loss and SRGAN's discriminator: "
+                "sharper texture, lower PSNR.")
 
 DISCRIMINATOR = ArchSpec(
     id="srgan_discriminator",

@@ -13,7 +13,7 @@ from sr_engine.losses.pixel import PIXEL_LOSSES
 
 
 class ContentLoss(nn.Module):
-    """sum_k weights[k] * loss_k(sr, hr) over `l1`, `mse`, `charbonnier`, `perceptual`.
+    """sum_k weights[k] * loss_k(sr, hr) over `l1`, `mse`, `charbonnier`, `tv`, `perceptual`.
 
     sr and hr are (N, C, H, W) float in [0, 1]; terms run in float32 whatever the autocast
     dtype of the model, so bf16 training keeps a precise loss. Zero weights are skipped.
@@ -31,6 +31,10 @@ class ContentLoss(nn.Module):
         if "perceptual" in self.weights and perceptual is None:
             raise ConfigError("a perceptual weight needs a PerceptualLoss (VGG19 weights)")
         self.perceptual = perceptual
+
+    def feature_network(self) -> dict[str, str]:
+        """The perceptual term's network as checkpoints record it ({} without one)."""
+        return self.perceptual.describe() if self.perceptual is not None else {}
 
     def forward(self, sr: Tensor, hr: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         """(weighted total, {term: unweighted detached value}) as float32 scalars."""

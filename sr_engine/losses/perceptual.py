@@ -5,10 +5,17 @@ saved from `torchvision.models.vgg19()` (keys `features.N.weight` / `features.N.
 as they are. Weights are never bundled nor fetched implicitly: the user names a
 .safetensors file or a .pth file (read with `torch.load(weights_only=True)`), by path or URL.
 Only the layers up to the deepest requested one are built and need to be in the file.
+
+`random:SEED` instead of a file is an untrained VGG19 with torchvision's initialisation
+(Kaiming-normal, fan_out, zero biases) drawn from SEED: the "generic perceptual loss" of
+Liu et al. (CVPR 2021), what this project trains its perceptual models with because no
+ImageNet weights can be fetched here (docs/PERCEPTUAL.md). Every loss reports the network
+it used (`describe()`), which training records in the checkpoint.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import zipfile
 from collections.abc import Sequence
@@ -26,6 +33,7 @@ from sr_engine.losses.fetch import resolve_source
 _VGG19 = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M",
           512, 512, 512, 512, "M", 512, 512, 512, 512, "M")
 _MEAN = (0.485, 0.456, 0.406)
+RANDOM_PREFIX = "random:"
 _STD = (0.229, 0.224, 0.225)
 
 
@@ -85,6 +93,40 @@ def load_vgg19_weights(features: nn.Sequential, source: str | os.PathLike[str]) 
             param.copy_(found[key].to(param.dtype))
 
 
+def random_seed(source: str | os.PathLike[str]) -> int | None:
+    """SEED of a `random:SEED` source, None for a file or URL; ConfigError if malformed."""
+    text = os.fspath(source)
+    if not text.startswith(RANDOM_PREFIX):
+        return None
+    try:
+        return int(text[len(RANDOM_PREFIX):])
+    except ValueError:
+        raise ConfigError(f"{text!r}: write random:SEED with an integer seed") from None
+
+
+def init_random_vgg19(features: nn.Sequential, seed: int) -> None:
+    """torchvision's VGG initialisation from `seed`, identical on every machine (CPU draws)."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for layer in features:
+            if isinstance(layer, nn.Conv2d):
+                fan_out = layer.out_channels * layer.kernel_size[0] * layer.kernel_size[1]
+                std = (2.0 / fan_out) ** 0.5  # kaiming_normal_(mode="fan_out", relu)
+                layer.weight.copy_(torch.randn(layer.weight.shape, generator=gen) * std)
+                layer.bias.zero_()
+
+
+def weights_sha256(features: nn.Sequential) -> str:
+    """sha256 over the conv tensors actually used (float32 bytes in layer order): names the
+    feature network whether it came from a file, a URL or a seed."""
+    digest = hashlib.sha256()
+    for layer in features:
+        if isinstance(layer, nn.Conv2d):
+            for t in (layer.weight, layer.bias):
+                digest.update(t.detach().float().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
 def _read_tensors(path: Path, wanted: dict[str, Tensor]) -> dict[str, Tensor]:
     try:
         if path.suffix == ".safetensors":
@@ -113,10 +155,21 @@ class PerceptualLoss(nn.Module):
         super().__init__()
         self.taps = sorted(set(layer_indices(layers)))
         self.features = vgg19_features(self.taps[-1] + 1)
-        load_vgg19_weights(self.features, weights)
+        seed = random_seed(weights)
+        if seed is None:
+            load_vgg19_weights(self.features, weights)
+        else:
+            init_random_vgg19(self.features, seed)
         self.features.requires_grad_(False).eval()
+        self.source, self.layers = os.fspath(weights), list(layers)
         self.register_buffer("mean", torch.tensor(_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(_STD).view(1, 3, 1, 1), persistent=False)
+
+    def describe(self) -> dict[str, str]:
+        """What a checkpoint records about its loss network (the card prints it)."""
+        kind = "random init" if random_seed(self.source) is not None else "file"
+        return {"net": "vgg19", "weights": self.source, "kind": kind,
+                "layers": ",".join(self.layers), "sha256": weights_sha256(self.features)}
 
     def train(self, mode: bool = True) -> PerceptualLoss:
         return super().train(False)  # a fixed feature extractor never leaves eval mode

@@ -22,4 +22,14 @@ def charbonnier_loss(sr: Tensor, hr: Tensor, eps: float = 1e-3) -> Tensor:
     return torch.sqrt((sr - hr).square() + eps * eps).mean()
 
 
-PIXEL_LOSSES = {"l1": l1_loss, "mse": mse_loss, "charbonnier": charbonnier_loss}
+def total_variation(sr: Tensor, hr: Tensor) -> Tensor:
+    """Mean squared difference of sr's vertical and horizontal neighbours (hr unused): the
+    smoothness regulariser Johnson et al. add to their feature loss against its artefacts."""
+    del hr
+    dy = (sr[..., 1:, :] - sr[..., :-1, :]).square().mean()
+    dx = (sr[..., :, 1:] - sr[..., :, :-1]).square().mean()
+    return dy + dx
+
+
+PIXEL_LOSSES = {"l1": l1_loss, "mse": mse_loss, "charbonnier": charbonnier_loss,
+                "tv": total_variation}

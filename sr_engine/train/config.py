@@ -14,7 +14,7 @@ from typing import Any, Literal
 from sr_engine.config import StrictConfig, check
 from sr_engine.degrade import Degradation
 from sr_engine.errors import ConfigError, UnknownModelError
-from sr_engine.losses.perceptual import layer_indices
+from sr_engine.losses.perceptual import layer_indices, random_seed
 from sr_engine.registry import ArchSpec, get_spec
 
 # "auto": whichever of bf16 and fp32 trains faster on the device (train/precision.py).
@@ -31,12 +31,15 @@ def _spec(arch: str, where: str) -> ArchSpec:
 @dataclass
 class ModelSection(StrictConfig):
     """Which registered SR architecture to train, at which scale, with which hparams;
-    `init` names a checkpoint of the same arch whose weights the run starts from."""
+    `init` names a checkpoint of the same network whose weights the run starts from;
+    `color_fix` is what upscaling with color fix "auto" applies to the trained model's
+    outputs (Johnson et al. histogram-match theirs), recorded in its checkpoints."""
 
     arch: str
     scale: int
     hparams: dict[str, Any] = field(default_factory=dict)
     init: Path | None = None
+    color_fix: Literal["none", "hist", "meanstd"] = "none"
 
     def validate(self) -> None:
         spec = _spec(self.arch, "model.arch")
@@ -140,10 +143,12 @@ class LossSection(StrictConfig):
     mse: float = 0.0
     charbonnier: float = 0.0
     perceptual: float = 0.0
+    tv: float = 0.0  # total variation of the output (Johnson et al.'s regulariser)
     adversarial: float = 0.0
     warp: float = 0.0  # video models: MSE of each warped neighbour against the centre frame
     flow_smooth: float = 0.0  # video models: Huber penalty on the flows' gradients
-    perceptual_weights: str = ""  # VGG19 weights: path, file:// or http(s):// URL
+    # VGG19 weights: path, file:// or http(s):// URL, or random:SEED (docs/PERCEPTUAL.md)
+    perceptual_weights: str = ""
     perceptual_layers: list[str] = field(default_factory=lambda: ["relu5_4"])
     discriminator: str = "srgan_discriminator"
     discriminator_hparams: dict[str, Any] = field(default_factory=dict)
@@ -151,18 +156,19 @@ class LossSection(StrictConfig):
 
     def content_weights(self) -> dict[str, float]:
         return {"l1": self.l1, "mse": self.mse, "charbonnier": self.charbonnier,
-                "perceptual": self.perceptual}
+                "perceptual": self.perceptual, "tv": self.tv}
 
     def validate(self) -> None:
         weights = [*self.content_weights().values(), self.adversarial, self.intermediate,
                    self.warp, self.flow_smooth]
         check(all(w >= 0 for w in weights), "loss weights must be >= 0")
-        check(any(self.content_weights().values()), "loss: give l1, mse, charbonnier "
-              "or perceptual a non-zero weight")
+        check(any(w for k, w in self.content_weights().items() if k != "tv"), "loss: give l1, "
+              "mse, charbonnier or perceptual a non-zero weight")
         check(self.intermediate <= 1, "loss.intermediate must be in [0, 1]")
         if self.perceptual:
             check(bool(self.perceptual_weights), "loss.perceptual needs loss.perceptual_weights "
-                  "(a VGG19 .safetensors/.pth path or URL)")
+                  "(a VGG19 .safetensors/.pth path or URL, or random:SEED)")
+            random_seed(self.perceptual_weights)
             layer_indices(self.perceptual_layers)
 
 

@@ -38,12 +38,14 @@ def _meta(s: Session, metrics: dict[str, float], notes: str) -> CheckpointMeta:
     return CheckpointMeta(
         arch=s.spec.id, scale=cfg.model.scale, hparams=dict(s.hparams), color=s.spec.color,
         name=cfg.run_name, recipe=cfg.to_dict(), data_fingerprint=s.sampler.fingerprint,
+        feature_network=s.criterion.feature_network(), color_fix=cfg.model.color_fix,
         step=s.step, metrics=dict(metrics), notes=notes)
 
 
 def save_best(s: Session) -> Path:
     path = s.out_dir / "best.safetensors"
-    note = f"best validation PSNR on {s.validator.label}" if s.validator else ""
+    kind = "latest validation" if s.spec.objective == "perceptual" else "best validation PSNR"
+    note = f"{kind} on {s.validator.label}" if s.validator else ""
     return save_checkpoint(path, s.eval_module, _meta(s, s.best_metrics, note))
 
 

@@ -142,7 +142,8 @@ def build_session(config: TrainConfig, resume: Path | None = None) -> Session:
     session = Session(
         config=cfg, device=device, spec=spec, hparams=hparams, model=model,
         optimizer=build_optimizer(model.parameters(), cfg.optim),
-        criterion=_criterion(cfg).to(device), sampler=_sampler(cfg, spec, hparams), out_dir=out_dir,
+        criterion=_prepare(_criterion(cfg), device), sampler=_sampler(cfg, spec, hparams),
+        out_dir=out_dir,
         ema=EMA(model, cfg.train.ema) if cfg.train.ema else None,
         validator=_validator(cfg, spec, hparams, device),
     )
@@ -164,7 +165,7 @@ def build_session(config: TrainConfig, resume: Path | None = None) -> Session:
 
 
 def _init_from(model: nn.Module, path: Path, cfg: TrainConfig, hparams: dict[str, Any]) -> None:
-    """Start from a trained checkpoint of the same arch and hparams (SRGAN from SRResNet).
+    """Start from a trained checkpoint of the same network and hparams (SRGAN from SRResNet).
 
     The checkpoint may be of another scale (x3 or x4 fine-tuned from x2): tensors whose
     shape depends on the scale (ESPCN's last conv) or that the arch declares
@@ -172,7 +173,9 @@ def _init_from(model: nn.Module, path: Path, cfg: TrainConfig, hparams: dict[str
     copied. Same-scale checkpoints must match tensor for tensor.
     """
     trained, meta = load_checkpoint(path)
-    if (meta.arch, meta.hparams) != (cfg.model.arch, hparams):
+    # Archs that build the same module share weights (srgan starts from srresnet).
+    same_net = get_spec(meta.arch).build is get_spec(cfg.model.arch).build
+    if not same_net or meta.hparams != hparams:
         raise ConfigError(f"model.init {path.name} is {meta.arch} x{meta.scale} {meta.hparams}, "
                           f"not {cfg.model.arch} x{cfg.model.scale} {hparams}")
     weights = trained.state_dict()

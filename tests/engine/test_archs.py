@@ -27,6 +27,7 @@ CHEAP = {
     "drcn": {"n_feats": 8, "recursions": 3},
     "edsr": {"n_resblocks": 2, "n_feats": 8},
     "srresnet": {"n_resblocks": 2, "n_feats": 8},
+    "srgan": {"n_resblocks": 2, "n_feats": 8},
     "johnson": {"n_resblocks": 1, "n_feats": 8},
     "srgan_discriminator": {"n_feats": 8, "dense": 16},
 }

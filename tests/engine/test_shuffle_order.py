@@ -18,7 +18,7 @@ from tests.engine.test_inference import make_model
 SPECS = list_models(kind=None)
 # Upsamplers with more than one output channel per sub-pixel (a Y model's is already in
 # pixel order): EDSR's and SRResNet's two x2 stages at x4, VESPCN's Y one is left alone.
-REWRITTEN = {"edsr": 2, "srresnet": 2}
+REWRITTEN = {"edsr": 2, "srresnet": 2, "srgan": 2}
 
 
 def _pair(spec):

@@ -25,7 +25,7 @@ def small_budget(monkeypatch):
 
 
 def test_the_split_archs_are_the_residual_trunk_ones():
-    assert SPLIT == ["edsr", "srresnet"]
+    assert SPLIT == ["edsr", "srresnet", "srgan"]
 
 
 @pytest.mark.parametrize("arch", SPLIT)
