@@ -23,6 +23,7 @@ from sr_engine.errors import ConfigError, MissingWeightsError
 from sr_engine.evaluate import evaluate, load_eval_set
 from sr_engine.inference import upscale_tensor
 from sr_engine.machine import cpu_label
+from sr_engine.metrics.niqe import measurable as niqe_measurable
 from sr_engine.paths import REPO_ROOT
 from sr_engine.progress import ProgressCallback, Reporter
 from sr_engine.published import published
@@ -43,6 +44,7 @@ class QualityRow:
     paper_ssim: float | None
     step: int | None = None  # training step of the checkpoint; None for bicubic
     source: str = ""  # what was loaded (an id or a checkpoint path), to load it again
+    niqe: float | None = None  # mean NIQE of the outputs (lower = more natural), if measured
 
 
 @dataclass(frozen=True)
@@ -58,14 +60,19 @@ class SpeedRow:
 
 
 def quality_rows(models: Sequence[str], scales: Sequence[int], data_dirs: Sequence[Path], *,
-                 device: str = "auto", progress: ProgressCallback | None = None
-                 ) -> tuple[list[QualityRow], list[str]]:
-    """Evaluate each model x scale on each dataset; returns rows and skipped-combination notes."""
+                 device: str = "auto", progress: ProgressCallback | None = None,
+                 niqe: bool = False) -> tuple[list[QualityRow], list[str]]:
+    """Evaluate each model x scale on each dataset (and NIQE of the outputs with `niqe`);
+    returns rows and skipped-combination notes."""
     rows: list[QualityRow] = []
     skipped: list[str] = []
     dev = resolve_device(device)
     for scale in scales:
         sets = [(d.name, load_eval_set(d, scale=scale)) for d in data_dirs]
+        # NIQE where every image of a set is large enough (tiny test sets have none)
+        with_niqe = {name: niqe and all(niqe_measurable(*i.hr_y.shape, scale)
+                                        for i in data.images)
+                     for name, data in sets}
         for name in models:
             try:
                 model = load_model(name, scale=scale, device=dev)
@@ -73,12 +80,13 @@ def quality_rows(models: Sequence[str], scales: Sequence[int], data_dirs: Sequen
                 skipped.append(f"{name} x{scale}: {exc}")
                 continue
             for set_name, data in sets:
-                report = evaluate(model, data, scale=scale, progress=progress)
+                report = evaluate(model, data, scale=scale, progress=progress,
+                                  with_niqe=with_niqe[set_name])
                 paper = published(model.spec.id, set_name, scale)
                 rows.append(QualityRow(
                     model.name, model.spec.id, scale, set_name, report.psnr_y, report.ssim_y,
                     report.n_images, paper[0] if paper else None, paper[1] if paper else None,
-                    model.meta.step if model.meta else None, str(name)))
+                    model.meta.step if model.meta else None, str(name), report.niqe))
     return rows, skipped
 
 
@@ -157,6 +165,20 @@ def quality_table(rows: Iterable[QualityRow]) -> list[str]:
     return lines
 
 
+def perceptual_table(rows: Iterable[QualityRow]) -> list[str]:
+    """PSNR/SSIM beside NIQE for the rows that have it, perceptual models labelled: what a
+    perceptual model gains in naturalness (NIQE down) for what it gives up in fidelity."""
+    lines = ["| model | objective | scale | set | PSNR | SSIM | NIQE | paper PSNR | paper SSIM |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        if r.niqe is None:
+            continue
+        lines.append(f"| {r.model} | {get_spec(r.arch).objective} | x{r.scale} | {r.dataset} | "
+                     f"{r.psnr:.2f} | {r.ssim:.4f} | {r.niqe:.3f} | {_fmt(r.paper_psnr, 2)} | "
+                     f"{_fmt(r.paper_ssim, 4)} |")
+    return lines if len(lines) > 2 else []
+
+
 def shortfall_lines(rows: Iterable[QualityRow]) -> list[str]:
     """One line per row under its published PSNR or SSIM, saying by how much, so that no
     model sits under its paper without the report saying so in words."""
@@ -224,6 +246,9 @@ def render_markdown(quality: Sequence[QualityRow], speed: Sequence[SpeedRow],
             ["No evaluated model is under a published figure (\"-\": none published).", ""]
         trained = training_lines(quality)
         out += ["How each checkpoint was trained:", "", *trained, ""] if trained else []
+        perceptual = perceptual_table(quality)
+        out += ["## Perceptual quality (NIQE of the outputs' Y, border = scale; lower = more "
+                "natural; no reference needed)", "", *perceptual, ""] if perceptual else []
     if video_quality:
         out += ["## Video quality (x4 clips: image models frame by frame, video models on "
                 "windows of frames)", "", *video_quality, ""]

@@ -187,6 +187,7 @@ def _evaluate_video(args: argparse.Namespace) -> int:
 def cmd_benchmark(args: argparse.Namespace) -> int:
     from sr_engine import benchmark as bm
     from sr_engine import precision_quality as pq
+    from sr_engine.metrics.niqe import niqe_params_path
     from sr_engine.perf import table as perf
     from sr_engine.video import quality as vq
     from sr_engine.video import speed as vs
@@ -196,8 +197,9 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     data = [Path(d) for d in args.data] if args.data else _shared_benchmark_dirs()
     bar = BarProgress(quiet=args.quiet)
     try:
+        niqe_ok = niqe_params_path().is_file()
         quality, skipped = ([], []) if args.no_quality or not data else bm.quality_rows(
-            models, args.scales, data, device=args.device, progress=bar)
+            models, args.scales, data, device=args.device, progress=bar, niqe=niqe_ok)
         checks = pq.precisions_to_check(resolve_device(args.device), args.precision_check)
         reduced = pq.precision_rows(quality, data, checks, device=args.device,
                                     progress=bar) if quality and checks else []
@@ -223,6 +225,8 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         bar.close()
     if not data and not args.no_quality:
         skipped.append("quality: no --data given and ../shared/data/benchmark not found")
+    if quality and not niqe_ok:
+        skipped.append(f"NIQE: no pristine model at {niqe_params_path()} (set SR_NIQE_PARAMS)")
     if quality and not checks:
         skipped.append("reduced precision: not measured (auto uses fp32 on this device; "
                        "--precision-check always measures it anyway)")

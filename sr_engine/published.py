@@ -47,6 +47,10 @@ _add("edsr", {
     "Set14": {2: (33.57, 0.9175), 3: (30.28, 0.8417), 4: (28.58, 0.7813)},
 })
 _add("srresnet", {"Set5": {4: (32.05, None)}, "Set14": {4: (28.49, None)}})
+# The perceptual models: what they give up in PSNR/SSIM (their papers judge them by eye).
+_add("srgan", {"Set5": {4: (29.40, 0.8472)}, "Set14": {4: (26.02, 0.7397)},
+               "B100": {4: (25.16, 0.6688)}})
+_add("johnson", {"Set5": {4: (27.09, 0.7680)}, "Set14": {4: (24.99, 0.6731)}})
 
 
 def published(arch: str, dataset: str, scale: int) -> Figure | None:

@@ -220,6 +220,11 @@ def _as_luma(img: np.ndarray | Tensor) -> np.ndarray:
     return arr.astype(np.float64)
 
 
+def measurable(height: int, width: int, crop_border: int = 0) -> bool:
+    """Whether an image this size holds at least one whole block after the border crop."""
+    return min(height, width) - 2 * crop_border >= BLOCK
+
+
 def niqe(img_y: np.ndarray | Tensor, crop_border: int = 0, *,
          model: NiqeModel | None = None) -> float:
     """NIQE of a luma image (H, W) with values on [0, 255] (MATLAB `double(im)`; not rounded).
