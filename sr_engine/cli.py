@@ -207,14 +207,16 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
             pq.write_precision_file(Path(args.precision_file), reduced)
         clips, label = vq.clip_set(args.video_data, data, Path(tempfile.gettempdir())
                                    / "sr-engine-dev-clips") \
-            if not args.no_quality and vq.SCALE in args.scales else (Path(), "")
+            if not (args.no_quality or args.no_video) and vq.SCALE in args.scales \
+            else (Path(), "")
         vquality = vq.video_quality_rows(vq.default_models(), clips, device=args.device,
                                          progress=bar) if label else []
         archs = [m for m in models if not Path(m).suffix]  # speed is per arch, not per file
         speed = [] if args.no_speed else bm.speed_rows(
             archs, args.scales, devices=args.devices, precisions=args.precisions,
             hr_size=args.speed_size, repeats=args.repeats, progress=bar)
-        run_video = not args.no_speed and args.video_frames > 0 and vs.VIDEO_SCALE in args.scales
+        run_video = not (args.no_speed or args.no_video) and args.video_frames > 0 \
+            and vs.VIDEO_SCALE in args.scales
         video, left_out = vs.video_speed_rows(
             archs, devices=args.devices, precisions=args.precisions,
             size=args.video_size or vs.VIDEO_SIZE, frames=args.video_frames,
@@ -444,6 +446,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "clips made from the Set14 stills)")
     bm.add_argument("--no-quality", action="store_true")
     bm.add_argument("--no-speed", action="store_true")
+    bm.add_argument("--no-video", action="store_true", help="no video quality or speed tables")
     bm.add_argument("--perf", action="store_true",
                     help="add the side-by-side performance table (engine vs peers, roofline)")
     bm.add_argument("--perf-models", nargs="+", default=list(perf_defaults.DEFAULT_MODELS),

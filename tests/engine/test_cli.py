@@ -127,6 +127,19 @@ def test_benchmark_writes_both_tables(tmp_path, hr_dir, espcn_ckpt, monkeypatch)
     assert "| espcn | x2 | cpu | fp32 |" in text and "| bicubic | x2 | cpu | fp32 |" in text
 
 
+def test_benchmark_without_video_tables(tmp_path, hr_dir, monkeypatch):
+    def no_clips(*args, **kwargs):
+        raise AssertionError("--no-video must not look for clips")
+
+    monkeypatch.setattr("sr_engine.video.quality.clip_set", no_clips)
+    out = tmp_path / "bench.md"
+    assert main(["-q", "benchmark", "--models", "bicubic", "--scales", "4", "--data",
+                 str(hr_dir), "--no-speed", "--no-video", "--precision-check", "never",
+                 "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "| bicubic | bicubic | x4 | hr |" in text and "Video" not in text
+
+
 def test_train_inspect_ship(tmp_path, hr_dir, capsys, monkeypatch):
     out = tmp_path / "run"
     _train_smoke(out, hr_dir)
