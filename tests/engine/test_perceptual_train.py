@@ -15,10 +15,12 @@ from sr_engine.checkpoint import CheckpointMeta, read_meta, save_checkpoint
 from sr_engine.errors import ConfigError
 from sr_engine.losses import PerceptualLoss
 from sr_engine.losses.pixel import total_variation
+from sr_engine.metrics.niqe import niqe_params_path
 from sr_engine.registry import create_model, get_spec
 from sr_engine.ship import training_card
 from sr_engine.train import TrainConfig, train
 from sr_engine.train.outputs import read_log
+from sr_engine.train.validate import Validator
 
 SMOKE = Path(__file__).resolve().parents[2] / "sr_engine" / "recipes" / "tiny_smoke.toml"
 TINY = "model.hparams={n_resblocks = 1, n_feats = 8}"
@@ -122,3 +124,18 @@ def test_init_refuses_another_network(tmp_path: Path) -> None:
                      "train.steps=1")
     with pytest.raises(ConfigError, match="is edsr"):
         train(config)
+
+
+@pytest.mark.skipif(not niqe_params_path().is_file(),
+                    reason="NIQE's pristine model absent (../shared/data/metrics or "
+                           "$SR_NIQE_PARAMS)")
+def test_perceptual_models_validate_with_niqe_too(tmp_path: Path) -> None:
+    folder = _images(tmp_path / "val", 2, 208, 2)
+    hp = {"n_resblocks": 1, "n_feats": 8}
+    figures = {}
+    for arch in ("srgan", "srresnet"):
+        validator = Validator(folder, spec=get_spec(arch), scale=4, hparams=hp, name=arch,
+                              device=torch.device("cpu"))
+        figures[arch] = validator(create_model(arch, scale=4, **hp))
+    assert set(figures["srgan"]) == {"psnr", "ssim", "niqe"} and figures["srgan"]["niqe"] > 0
+    assert set(figures["srresnet"]) == {"psnr", "ssim"}
