@@ -41,8 +41,10 @@ def _shared_benchmark_dirs() -> list[Path]:
 
 def cmd_upscale(args: argparse.Namespace) -> int:
     from sr_engine.inference import UpscaleConfig, upscale_file, upscale_files
+    from sr_engine.zoo import own_scale
 
-    config = UpscaleConfig(model=args.model, scale=args.scale, tile=args.tile, overlap=args.overlap,
+    scale = args.scale or own_scale(args.model)
+    config = UpscaleConfig(model=args.model, scale=scale, tile=args.tile, overlap=args.overlap,
                            batch=args.batch, device=args.device, precision=args.precision,
                            format=args.format, color_fix=args.color_fix)
     bar = BarProgress(quiet=args.quiet)
@@ -358,7 +360,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("-o", "--output", required=True,
                     help="output file (one input file) or folder")
     up.add_argument("--model", default="bicubic", help="registry id or checkpoint path")
-    up.add_argument("--scale", type=int, default=4)
+    up.add_argument("--scale", type=int, default=None,
+                    help="default: the model's own (espcn_x2: 2), else 4")
     up.add_argument("--tile", type=_tile, default="auto",
                     help="LR tile size; 0 = no tiling; auto (default) = the whole image or the "
                          "largest tiles that fit SR_ENGINE_TILE_MEMORY_MB (1024)")

@@ -137,6 +137,15 @@ def load_model(name_or_path: str | Path, *, scale: int | None = None,
     return _ready(module, spec, scale, spec.resolve_hparams(), None, spec.id, dev)
 
 
+def own_scale(name_or_path: str | Path, default: int = 4) -> int:
+    """The scale a model name implies: a checkpoint id's (`espcn_x2` -> 2), a checkpoint
+    file's (its header), else `default` (a bare registry id such as `bicubic`)."""
+    if _is_path(name_or_path):
+        return read_meta(Path(name_or_path)).scale
+    match = _CHECKPOINT_ID.fullmatch(str(name_or_path))
+    return int(match["scale"]) if match else default
+
+
 def checkpoint_id(arch: str, scale: int) -> str:
     """`edsr_x2`: how weight files, ship cards and docs/RESULTS.md name a model; `load_model`
     takes it back."""

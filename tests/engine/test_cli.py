@@ -46,6 +46,17 @@ def espcn_ckpt(tmp_path: Path) -> Path:
     return save_checkpoint(tmp_path / "espcn_x2.safetensors", model, meta)
 
 
+def test_upscale_takes_the_scale_a_model_name_carries(tmp_path, espcn_ckpt, monkeypatch):
+    monkeypatch.setenv("SR_ENGINE_WEIGHTS", str(espcn_ckpt.parent))
+    src = _png(tmp_path / "in.png", 20, 16)
+    for model in ("espcn_x2", str(espcn_ckpt)):  # a checkpoint id, a checkpoint file
+        out = tmp_path / f"out-{Path(model).stem}.png"
+        assert main(["-q", "upscale", str(src), "-o", str(out), "--model", model]) == 0
+        assert Image.open(out).size == (40, 32)
+    assert main(["-q", "upscale", str(src), "-o", str(tmp_path / "b.png")]) == 0  # bicubic
+    assert Image.open(tmp_path / "b.png").size == (80, 64)  # a bare id: x4
+
+
 def _train_smoke(out: Path, hr_dir: Path, *extra: str) -> Path:
     """`sr-engine train` on the tiny smoke recipe (8 steps), training and validating on hr_dir."""
     assert main(["-q", "train", str(SMOKE), "--set", f"data.train=['{hr_dir}']",
