@@ -14,6 +14,7 @@ from PIL import Image
 from sr_engine.checkpoint import CheckpointMeta, read_meta, save_checkpoint
 from sr_engine.errors import ConfigError
 from sr_engine.losses import PerceptualLoss
+from sr_engine.losses.calibrate import hr_patches, measure
 from sr_engine.losses.pixel import total_variation
 from sr_engine.metrics.niqe import niqe_params_path
 from sr_engine.registry import create_model, get_spec
@@ -139,3 +140,13 @@ def test_perceptual_models_validate_with_niqe_too(tmp_path: Path) -> None:
         figures[arch] = validator(create_model(arch, scale=4, **hp))
     assert set(figures["srgan"]) == {"psnr", "ssim", "niqe"} and figures["srgan"]["niqe"] > 0
     assert set(figures["srresnet"]) == {"psnr", "ssim"}
+
+
+def test_the_calibration_measures_every_figure_the_recipes_quote(tmp_path: Path) -> None:
+    folder = _images(tmp_path / "hr", 3, 128, 4)
+    hr = hr_patches(folder, 2, seed=0)
+    assert hr.shape == (2, 3, 96, 96) and torch.equal(hr, hr_patches(folder, 2, seed=0))
+    figures = measure(hr)
+    assert set(figures) == {"tv_hr", *(f"{t}_{m}" for t in ("pixel_mse", "relu5_4", "relu2_2")
+                                       for m in ("srresnet", "bicubic"))}
+    assert all(v > 0 for v in figures.values())
