@@ -33,8 +33,8 @@ from sr_engine.losses.fetch import resolve_source
 _VGG19 = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M",
           512, 512, 512, 512, "M", 512, 512, 512, 512, "M")
 _MEAN = (0.485, 0.456, 0.406)
-RANDOM_PREFIX = "random:"
 _STD = (0.229, 0.224, 0.225)
+RANDOM_PREFIX = "random:"  # `random:SEED`: an untrained VGG19 drawn from SEED
 
 
 def _layer_table() -> dict[str, int]:
