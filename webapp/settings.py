@@ -202,6 +202,9 @@ SR_TILE: int | str = ("auto" if env_str("SR_TILE", "auto") in ("auto", "")
 # The self-check (PSNR/SSIM without a reference) runs on the upload's central crop of this
 # edge, so it costs the same for any upload size (0: the whole image).
 SR_SELF_CHECK_CROP = env_int("SR_SELF_CHECK_CROP", 256, minimum=0)
+# NIQE (no-reference, lower is better) of every image output runs on its central crop of this
+# edge (0: the whole output; values under 192 count as 192, the least it means anything on).
+SR_NIQE_CROP = env_int("SR_NIQE_CROP", 1024, minimum=0)
 # Per-user limits (0: none): jobs queued or running and bytes stored (429 at submission),
 # jobs running at once (workers leave the rest queued).
 SR_USER_MAX_ACTIVE_JOBS = env_int("SR_USER_MAX_ACTIVE_JOBS", 100, minimum=0)

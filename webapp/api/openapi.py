@@ -35,7 +35,26 @@ SCHEMAS = {
         "properties": {"mode": {"type": "string", "enum": ["reference", "self-check"]},
                        "region": {"type": "string", "description": "the part of the upload "
                                   "a self-check measured ('' = all of it)"},
-                       "model": {"type": "object"}, "bicubic": {"type": "object"}}},
+                       "model": {"$ref": "#/components/schemas/Figures"},
+                       "bicubic": {"$ref": "#/components/schemas/Figures"},
+                       "unavailable": {"type": "string", "description": "why there is no "
+                                       "PSNR/SSIM (an image too small for the self-check)"},
+                       "niqe_region": {"type": "string", "description": "the part of each "
+                                       "output NIQE measured ('' = all but the scale border; "
+                                       "'centre 1024 px crop' on larger outputs)"},
+                       "niqe_note": {"type": "string", "description": "why NIQE is absent "
+                                     "(no NIQE model file on the server, an output too small "
+                                     "for a meaningful value); only then"},
+                       "objective": {"type": "string", "enum": ["psnr", "perceptual"],
+                                     "description": "what the model was trained for"}}},
+    "Figures": {
+        "type": "object", "description": "one output's figures",
+        "properties": {"psnr_y": {"type": ["number", "null"]},
+                       "ssim_y": {"type": ["number", "null"]},
+                       "psnr_rgb": {"type": ["number", "null"]},
+                       "niqe": {"type": ["number", "null"], "description":
+                                "NIQE of the output itself (Y channel, no reference; lower is "
+                                "more natural); null when it could not be computed"}}},
     "Job": {
         "type": "object", "required": ["id", "status"],
         "properties": {
@@ -57,7 +76,7 @@ SCHEMAS = {
             "output_url": {"type": ["string", "null"], "format": "uri"},
             "timings": {"type": ["object", "null"], "description":
                         "seconds per part of a done upscale: load (model from the worker's "
-                        "cache), model, baseline (bicubic), preview, check (PSNR/SSIM), "
+                        "cache), model, baseline (bicubic), preview, check (PSNR/SSIM), niqe, "
                         "progress (storing and sending progress events) and engine (the parts "
                         "less progress)",
                         "additionalProperties": {"type": "number"}},
@@ -79,7 +98,13 @@ SCHEMAS = {
     "Model": {"type": "object", "properties": {
         "id": {"type": "string"}, "label": {"type": "string"},
         "scales": {"type": "array", "items": {"type": "integer"}},
-        "description": {"type": "string"}, "kind": {"type": "string"}}},
+        "description": {"type": "string"}, "kind": {"type": "string"},
+        "video_only": {"type": "boolean"},
+        "objective": {"type": "string", "enum": ["psnr", "perceptual"], "description":
+                      "psnr: trained for fidelity to the original; perceptual: for sharp, "
+                      "natural-looking texture, at a lower PSNR (may invent detail)"},
+        "note": {"type": "string", "description": "the trade-off of a perceptual model in "
+                 "plain words ('' for the others)"}}},
 }
 
 

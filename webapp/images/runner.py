@@ -1,5 +1,6 @@
-"""The `upscale` job kind, run inside a Celery worker: model output, bicubic baseline and
-PSNR/SSIM (against the reference, else the engine's self-check) for one Result."""
+"""The `upscale` job kind, run inside a Celery worker: model output, bicubic baseline,
+PSNR/SSIM (against the reference, else the engine's self-check) and NIQE of both outputs
+(no reference needed) for one Result."""
 
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ from sr_engine.errors import ImageError
 from sr_engine.inference import UpscaleConfig, upscale_file
 from sr_engine.inference.memory import release_freed_memory
 from sr_engine.progress import emit
-from webapp.images.catalog import BICUBIC
+from webapp.images.catalog import BICUBIC, model_objective
 from webapp.images.model_cache import cached_model
 from webapp.images.models import Result
+from webapp.images.niqe_check import outputs_niqe
 from webapp.images.services import output_suffix, result_folder
 from webapp.images.video_runner import video_produce
 from webapp.jobs.runners import json_float
@@ -65,6 +67,24 @@ def _metrics(result: Result, model: LoadedModel, bicubic: LoadedModel,
                                                                 crop=crop))}
     except ImageError as exc:  # e.g. too small to downscale: the output is still good
         return {"mode": "self-check", "model": {}, "bicubic": {}, "unavailable": str(exc)}
+
+
+def _add_niqe(metrics: dict, model: LoadedModel, output: Path, baseline: Path,
+              scale: int) -> None:
+    """NIQE of the output (and of the bicubic baseline, for comparison) into `metrics`'
+    model/bicubic figures, with `niqe_region` and, where absent, `niqe_note`; also the
+    model's `objective`. Never raises for a missing NIQE model or a small output."""
+    meta = model.meta
+    metrics["objective"] = model_objective(
+        model.spec.id, feature_network=meta.feature_network if meta else None,
+        recipe=meta.recipe if meta else None)
+    check = outputs_niqe([output] if baseline == output else [output, baseline], scale=scale)
+    values = check.values if len(check.values) == 2 else check.values * 2
+    for side, value in zip(("model", "bicubic"), values, strict=True):
+        metrics[side] = {**metrics[side], "niqe": json_float(value)}
+    metrics["niqe_region"] = check.region
+    if check.note:
+        metrics["niqe_note"] = check.note
 
 
 def upscale_run(job: Job, progress: JobProgress) -> dict:
@@ -121,11 +141,15 @@ def _produce(result: Result, config: UpscaleConfig, folder: Path,
     emit(progress, "validating", "computing PSNR/SSIM")
     with clock("check"):
         metrics = _metrics(result, model, bicubic, output, baseline, done.precision)
+    emit(progress, "validating", "computing NIQE")
+    with clock("niqe"):
+        _add_niqe(metrics, model, output, baseline, config.scale)
     Result.objects.filter(job=result.job).update(
         output=str(output.relative_to(media)), bicubic=str(baseline.relative_to(media)),
         preview=preview)
     summary = {f"{side}_{k}": v for side in ("model", "bicubic")
-               for k, v in metrics[side].items() if k in ("psnr_y", "ssim_y") and v is not None}
+               for k, v in metrics[side].items()
+               if k in ("psnr_y", "ssim_y", "niqe") and v is not None}
     return {"output": {"width": done.output_size[0], "height": done.output_size[1],
                        "format": output.suffix[1:]},
             "input": {"width": done.input_size[0], "height": done.input_size[1]},
