@@ -122,7 +122,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 # evaluate --metrics name -> (report key, per-image cell, mean in the summary line)
 _EVAL_COLUMNS = {"psnr": ("psnr_y", "{:8.2f} dB", "PSNR {:.2f} dB"),
                  "ssim": ("ssim_y", "{:.4f}", "SSIM {:.4f}"),
-                 "niqe": ("niqe", "NIQE {:.4f}", "NIQE {:.4f}")}
+                 "niqe": ("niqe", "NIQE {:.4f}", "NIQE {:.4f}"),
+                 "lpips": ("lpips", "LPIPS {:.4f}", "LPIPS {:.4f}")}
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -130,8 +131,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     metrics = parse_metrics(args.metrics)
     if args.video:
-        if "niqe" in metrics:
-            raise ConfigError("--metrics niqe applies to --data image sets only")
+        for name in ("niqe", "lpips"):
+            if name in metrics:
+                raise ConfigError(f"--metrics {name} applies to --data image sets only")
         return _evaluate_video(args)
     from sr_engine.evaluate import evaluate
     from sr_engine.zoo import load_model, resolve_device
@@ -142,7 +144,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     bar = BarProgress(quiet=args.quiet or args.json)
     try:
         report = evaluate(model, Path(args.data), scale=model.scale, progress=bar,
-                          precision=args.precision, with_niqe="niqe" in metrics)
+                          precision=args.precision, with_niqe="niqe" in metrics,
+                          with_lpips="lpips" in metrics)
     finally:
         bar.close()
     if args.json:
@@ -395,7 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--resume", default=None, help="training state to resume from")
     tr.set_defaults(func=cmd_train)
 
-    ev = sub.add_parser("evaluate", help="PSNR/SSIM (and NIQE) with the standard protocol")
+    ev = sub.add_parser("evaluate", help="PSNR/SSIM (and NIQE, LPIPS) with the standard protocol")
     ev.add_argument("--model", required=True)
     ev.add_argument("--scale", type=int, default=None)
     sets = ev.add_mutually_exclusive_group(required=True)
@@ -411,12 +414,17 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     ev.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32")
     ev.add_argument("--metrics", default="psnr,ssim", metavar="LIST",
-                    help="comma list of psnr, ssim, niqe (default psnr,ssim): the columns "
-                         "printed; niqe adds NIQE (no reference, lower is more natural) of "
-                         "each output's Y, border shaved by the scale, with the pristine model "
-                         "from $SR_NIQE_PARAMS or ../shared/data/metrics (--data sets only)")
+                    help="comma list of psnr, ssim, niqe, lpips (default psnr,ssim): the "
+                         "columns printed; niqe adds NIQE (no reference, lower is more natural) "
+                         "of each output's Y, border shaved by the scale, with the pristine "
+                         "model from $SR_NIQE_PARAMS or ../shared/data/metrics; lpips adds "
+                         "LPIPS (VGG, lower is closer) of each RGB output against the HR, "
+                         "border shaved, with ImageNet VGG16 weights from $SR_LPIPS_VGG16 and "
+                         "the LPIPS release's vgg.pth from $SR_LPIPS_LINEAR (paths or URLs; "
+                         "--data sets only)")
     ev.add_argument("--json", action="store_true",
-                    help="print one JSON object (PSNR and SSIM always; niqe null unless asked)")
+                    help="print one JSON object (PSNR and SSIM always; niqe, lpips null unless "
+                         "asked)")
     ev.set_defaults(func=cmd_evaluate)
 
     bm = sub.add_parser("benchmark", help="write quality and speed tables")

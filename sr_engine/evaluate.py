@@ -10,6 +10,9 @@
    HR Y is likewise uint8(rgb2ycbcr(HR)).
 4. PSNR and SSIM on Y in [0, 255] with `scale` pixels shaved per border; mean over images.
    Optionally NIQE (no reference) on the stored output Y, `scale` pixels shaved likewise.
+5. Optionally LPIPS (VGG) of the stored RGB output against the HR RGB, `scale` pixels shaved:
+   a Y model's output gets the LR's bicubic-upscaled CbCr (as `upscale` colours it); a gray
+   image compares its stored gray, replicated to RGB, with the gray HR.
 
 This variant reproduces the published bicubic table of PROTOCOL.md within 0.02 dB/0.002.
 """
@@ -33,8 +36,9 @@ from sr_engine.degrade.resize import imresize, modcrop, round_half_away
 from sr_engine.errors import ConfigError, ImageError
 from sr_engine.inference import UpscaleConfig, upscale_picture
 from sr_engine.inference.fast import Runnable
+from sr_engine.inference.picture import with_lr_chroma
 from sr_engine.inference.precision import forward
-from sr_engine.metrics import NiqeModel, load_niqe_model, niqe, psnr, ssim
+from sr_engine.metrics import LPIPS, NiqeModel, load_lpips, load_niqe_model, niqe, psnr, ssim
 from sr_engine.progress import ProgressCallback, Reporter
 
 if TYPE_CHECKING:
@@ -42,19 +46,22 @@ if TYPE_CHECKING:
 
 # Pixels by which an output and its reference may differ in size (cut to the common area).
 _SIZE_SLACK = 16
-# What `evaluate` can report (PSNR and SSIM always; NIQE when asked), and the CLI's default.
-METRICS = ("psnr", "ssim", "niqe")
+# What `evaluate` can report (PSNR and SSIM always; NIQE, LPIPS when asked), and the CLI's
+# default.
+METRICS = ("psnr", "ssim", "niqe", "lpips")
 DEFAULT_METRICS = ("psnr", "ssim")
 
 
 @dataclass
 class EvalImage:
     """One protocol pair: LR (1, C, h, w) float32 with values k/255 (C = 1 gray, 3 RGB) and
-    HR luma (H, W) float64 uint8 levels in [0, 255]."""
+    HR luma (H, W) float64 uint8 levels in [0, 255]; `hr`, the (1, C, H, W) uint8 HR levels
+    for the RGB metric (LPIPS), where kept (image sets; not video frames)."""
 
     name: str
     lr: Tensor
     hr_y: Tensor
+    hr: Tensor | None = None
 
     @property
     def gray(self) -> bool:
@@ -76,7 +83,8 @@ class EvalSet:
 @dataclass
 class EvalReport:
     """Mean PSNR (dB) / SSIM on Y over a set, with per-image values; `to_dict()` is JSON-safe.
-    `niqe`: mean NIQE of the outputs when asked (also per image then), else None."""
+    `niqe`, `lpips`: mean NIQE / LPIPS of the outputs when asked (also per image then), else
+    None."""
 
     model: str
     scale: int
@@ -87,6 +95,7 @@ class EvalReport:
     per_image: list[dict] = field(default_factory=list)
     seconds: float = 0.0
     niqe: float | None = None
+    lpips: float | None = None
 
     def to_dict(self) -> dict:
         """Plain data; a non-finite metric (identical images give inf dB) becomes None."""
@@ -94,7 +103,7 @@ class EvalReport:
 
 
 def parse_metrics(text: str) -> tuple[str, ...]:
-    """A comma list of METRICS ("psnr,ssim,niqe"), in order, without repeats; ConfigError
+    """A comma list of METRICS ("psnr,ssim,niqe,lpips"), in order, without repeats; ConfigError
     naming an unknown one."""
     names = [n.strip().lower() for n in text.split(",") if n.strip()]
     unknown = [n for n in names if n not in METRICS]
@@ -164,7 +173,8 @@ def load_eval_set(data_dir: str | Path, *, scale: int) -> EvalSet:
     images = []
     for path in files:
         hr = modcrop(levels8(load_image(path)), scale)
-        images.append(EvalImage(name=path.name, lr=protocol_lr(hr, scale), hr_y=y_levels(hr)))
+        images.append(EvalImage(name=path.name, lr=protocol_lr(hr, scale), hr_y=y_levels(hr),
+                                hr=hr.to(torch.uint8)))
     return EvalSet(name=folder.name, scale=scale, images=images)
 
 
@@ -185,27 +195,49 @@ def _output_y(sr: Tensor, gray: bool) -> Tensor:
     return y_levels(levels)
 
 
-def super_resolve_y(model: LoadedModel, image: EvalImage, precision: str = "fp32",
-                    runner: Runnable | None = None, *,
-                    window: list[EvalImage] | None = None) -> Tensor:
+def super_resolve(model: LoadedModel, image: EvalImage, precision: str = "fp32",
+                  runner: Runnable | None = None, *,
+                  window: list[EvalImage] | None = None) -> Tensor:
     """Run the whole LR image through the model (or `runner`, another way of running its
-    weights: sr_engine.inference.fast); (H, W) float64 luma levels of its output. A video
+    weights: sr_engine.inference.fast); its raw (1, C, H, W) output on the CPU. A video
     model takes `window`, the consecutive frames centred on `image`, side by side."""
     frames = window if window is not None else [image]
     x = torch.cat([_model_input(f.lr, model.spec.color) for f in frames], dim=1)
     with torch.inference_mode():
         sr = forward(runner or model.module, x, device=model.device, precision=precision)
-    return _output_y(sr.cpu(), image.gray)
+    return sr.cpu()
+
+
+def super_resolve_y(model: LoadedModel, image: EvalImage, precision: str = "fp32",
+                    runner: Runnable | None = None, *,
+                    window: list[EvalImage] | None = None) -> Tensor:
+    """`super_resolve`'s output as (H, W) float64 luma levels, as MATLAB stores it."""
+    return _output_y(super_resolve(model, image, precision, runner, window=window), image.gray)
+
+
+def output_rgb(sr: Tensor, image: EvalImage, scale: int) -> Tensor:
+    """A model's raw output for `image` as the (1, 3, H, W) float64 8-bit RGB levels it is
+    stored with: a Y model's coloured with the LR's bicubic CbCr (`upscale`'s way), a gray
+    image's stored gray replicated to three channels."""
+    if image.gray:
+        return _output_y(sr, gray=True).expand(1, 3, -1, -1)
+    if sr.shape[1] == 1:
+        sr = with_lr_chroma(sr.float(), image.lr, scale)
+    return round_half_away(sr.to(torch.float64).clamp(0.0, 1.0) * 255.0)
 
 
 def evaluate(model: LoadedModel, data: EvalSet | str | Path, *, scale: int | None = None,
              progress: ProgressCallback | None = None, precision: str = "fp32",
-             runner: Runnable | None = None, with_niqe: bool = False) -> EvalReport:
+             runner: Runnable | None = None, with_niqe: bool = False,
+             with_lpips: bool = False) -> EvalReport:
     """PSNR/SSIM on Y of `model` (run eagerly, or by `runner`) over a benchmark folder (or a
     prepared EvalSet); with `with_niqe` also NIQE of each output's Y (`scale` pixels shaved;
-    ConfigError at once when the pristine model is missing).
+    ConfigError at once when the pristine model is missing); with `with_lpips` also LPIPS of
+    each stored RGB output against the HR RGB (`output_rgb`, `scale` pixels shaved; the
+    weights from $SR_LPIPS_VGG16 and $SR_LPIPS_LINEAR, ConfigError at once when unset).
 
-    Emits one "validating" event per image (current i of n, that image's psnr/ssim[/niqe]).
+    Emits one "validating" event per image (current i of n, that image's
+    psnr/ssim[/niqe][/lpips]).
     """
     scale = model.scale if scale is None else scale
     if scale != model.scale:
@@ -214,6 +246,7 @@ def evaluate(model: LoadedModel, data: EvalSet | str | Path, *, scale: int | Non
         raise ConfigError(f"{model.name} is a video model: evaluate it on clips "
                           "(sr-engine evaluate --video DIR)")
     niqe_model = load_niqe_model() if with_niqe else None
+    lpips_net = load_lpips().to(model.device) if with_lpips else None
     data = data if isinstance(data, EvalSet) else load_eval_set(data, scale=scale)
     if data.scale != scale:
         raise ConfigError(f"the evaluation set was prepared for x{data.scale}, not x{scale}")
@@ -221,7 +254,8 @@ def evaluate(model: LoadedModel, data: EvalSet | str | Path, *, scale: int | Non
     reporter = Reporter(progress, "validating", total=len(data))
     rows = []
     for image in data.images:
-        sr_y = super_resolve_y(model, image, precision, runner)
+        sr = super_resolve(model, image, precision, runner)
+        sr_y = _output_y(sr, image.gray)
         if sr_y.shape != image.hr_y.shape:
             raise ImageError(f"{image.name}: model output {tuple(sr_y.shape)} does not match "
                              f"HR {tuple(image.hr_y.shape)}")
@@ -232,12 +266,19 @@ def evaluate(model: LoadedModel, data: EvalSet | str | Path, *, scale: int | Non
         metrics = {"psnr": p, "ssim": s}
         if niqe_model is not None:
             rows[-1]["niqe"] = metrics["niqe"] = _output_niqe(image.name, sr_y, scale, niqe_model)
+        if lpips_net is not None:
+            rows[-1]["lpips"] = metrics["lpips"] = _output_lpips(image, sr, scale, lpips_net)
         reporter.advance(message=image.name, metrics=metrics)
     return EvalReport(model=model.name, scale=scale, dataset=data.name,
                       psnr_y=float(np.mean([r["psnr_y"] for r in rows])),
                       ssim_y=float(np.mean([r["ssim_y"] for r in rows])),
                       n_images=len(rows), per_image=rows, seconds=time.monotonic() - t0,
-                      niqe=float(np.mean([r["niqe"] for r in rows])) if niqe_model else None)
+                      niqe=_mean(rows, "niqe"), lpips=_mean(rows, "lpips"))
+
+
+def _mean(rows: list[dict], key: str) -> float | None:
+    """Mean of an optional per-image metric, None where it was not asked for."""
+    return float(np.mean([r[key] for r in rows])) if rows and key in rows[0] else None
 
 
 def _output_niqe(name: str, sr_y: Tensor, scale: int, model: NiqeModel) -> float:
@@ -246,6 +287,20 @@ def _output_niqe(name: str, sr_y: Tensor, scale: int, model: NiqeModel) -> float
         return niqe(sr_y, crop_border=scale, model=model)
     except (ConfigError, ImageError) as exc:
         raise ImageError(f"{name}: {exc}") from None
+
+
+def _output_lpips(image: EvalImage, sr: Tensor, scale: int, net: LPIPS) -> float:
+    """LPIPS of an output's stored RGB against the HR RGB, `scale` pixels shaved."""
+    if image.hr is None:
+        raise ConfigError(f"{image.name}: no RGB reference kept, LPIPS cannot be computed")
+    shave = (..., slice(scale, -scale or None), slice(scale, -scale or None))
+    out = (output_rgb(sr, image, scale) / 255.0)[shave]
+    ref = (image.hr.to(torch.float64).expand(1, 3, -1, -1) / 255.0)[shave]
+    try:
+        with torch.inference_mode():
+            return float(net(out.float(), ref.float()).item())
+    except ImageError as exc:
+        raise ImageError(f"{image.name}: {exc}") from None
 
 
 def compare(sr: Picture, ref: Picture, *, crop: int) -> dict[str, float]:

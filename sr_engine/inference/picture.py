@@ -131,9 +131,14 @@ def _network_colour(module: Runnable, xs: list[Tensor], model_channels: int, sca
         return net([t.expand(-1, 3, -1, -1) for t in xs]).mean(dim=1, keepdim=True)
     if x.shape[1] == 1:  # a gray value is its own luma (the SR evaluation convention)
         return net(xs)
-    ycc = [rgb_to_ycbcr(t) for t in xs]
-    y = net([t[:, :1] for t in ycc])
-    cbcr = imresize(ycc[len(ycc) // 2][:, 1:], scale)
+    y = net([rgb_to_ycbcr(t)[:, :1] for t in xs])
+    return with_lr_chroma(y, x, scale)
+
+
+def with_lr_chroma(y: Tensor, lr: Tensor, scale: int) -> Tensor:
+    """A Y model's (n, 1, s*h, s*w) output in colour: with the CbCr of the (n, 3, h, w) RGB
+    `lr` upscaled by MATLAB bicubic, back to RGB in [0, 1] (how Y models upscale pictures)."""
+    cbcr = imresize(rgb_to_ycbcr(lr)[:, 1:], scale)
     return ycbcr_to_rgb(torch.cat([y, cbcr], dim=1)).clamp(0.0, 1.0)
 
 

@@ -1,10 +1,11 @@
 """Perceptual (VGG feature) loss, Johnson et al. 2016 / SRGAN's VGG54.
 
-The VGG19 `features` stack is defined here with torchvision's layer indices, so weights
-saved from `torchvision.models.vgg19()` (keys `features.N.weight` / `features.N.bias`) load
-as they are. Weights are never bundled nor fetched implicitly: the user names a
-.safetensors file or a .pth file (read with `torch.load(weights_only=True)`), by path or URL.
-Only the layers up to the deepest requested one are built and need to be in the file.
+The VGG `features` stacks (VGG19 here; VGG16 for LPIPS, sr_engine.metrics.lpips) are
+defined with torchvision's layer indices, so weights saved from `torchvision.models.vgg19()`
+/ `vgg16()` (keys `features.N.weight` / `features.N.bias`) load as they are. Weights are
+never bundled nor fetched implicitly: the user names a .safetensors file or a .pth file
+(read with `torch.load(weights_only=True)`), by path or URL. Only the layers up to the
+deepest requested one are built and need to be in the file.
 
 `random:SEED` instead of a file is an untrained VGG19 with torchvision's initialisation
 (Kaiming-normal, fan_out, zero biases) drawn from SEED: the "generic perceptual loss" of
@@ -18,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import os
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 import torch
@@ -29,18 +30,23 @@ from torch import Tensor, nn
 from sr_engine.errors import CheckpointError, ConfigError
 from sr_engine.losses.fetch import resolve_source
 
-# Torchvision's VGG19 configuration "E": conv widths, "M" = 2x2 max-pooling.
-_VGG19 = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M",
-          512, 512, 512, 512, "M", 512, 512, 512, 512, "M")
+# Torchvision's VGG configurations, "E" (VGG19) and "D" (VGG16): conv widths, "M" = 2x2
+# max-pooling.
+VGG19 = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M",
+         512, 512, 512, 512, "M", 512, 512, 512, 512, "M")
+VGG16 = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M",
+         512, 512, 512, "M", 512, 512, 512, "M")
 _MEAN = (0.485, 0.456, 0.406)
 _STD = (0.229, 0.224, 0.225)
 RANDOM_PREFIX = "random:"  # `random:SEED`: an untrained VGG19 drawn from SEED
 
+VggConfig = tuple[int | str, ...]
 
-def _layer_table() -> dict[str, int]:
+
+def layer_table(config: VggConfig) -> dict[str, int]:
     """Names `conv{block}_{i}`, `relu{block}_{i}`, `pool{block}` -> index in `features`."""
     table, index, block, conv = {}, 0, 1, 0
-    for item in _VGG19:
+    for item in config:
         if item == "M":
             table[f"pool{block}"] = index
             index, block, conv = index + 1, block + 1, 0
@@ -52,22 +58,26 @@ def _layer_table() -> dict[str, int]:
     return table
 
 
-VGG19_LAYERS: dict[str, int] = _layer_table()
+VGG19_LAYERS: dict[str, int] = layer_table(VGG19)
+VGG16_LAYERS: dict[str, int] = layer_table(VGG16)
 
 
-def layer_indices(names: Sequence[str]) -> list[int]:
+def layer_indices(names: Sequence[str], config: VggConfig = VGG19,
+                  net: str = "VGG19") -> list[int]:
     """Indices in `features` of the named layers; unknown names are ConfigErrors."""
-    unknown = [n for n in names if n not in VGG19_LAYERS]
+    table = layer_table(config)
+    unknown = [n for n in names if n not in table]
     if unknown or not names:
-        raise ConfigError(f"unknown VGG19 layer(s) {unknown}; use names like relu5_4, conv2_2")
-    return [VGG19_LAYERS[n] for n in names]
+        deepest = [n for n in table if n.startswith("relu")][-1]  # relu5_4 in VGG19
+        raise ConfigError(f"unknown {net} layer(s) {unknown}; use names like {deepest}, conv2_2")
+    return [table[n] for n in names]
 
 
-def vgg19_features(depth: int) -> nn.Sequential:
-    """Untrained VGG19 `features` layers 0..depth-1, torchvision indices."""
+def vgg_features(config: VggConfig, depth: int) -> nn.Sequential:
+    """Untrained VGG `features` layers 0..depth-1 of `config`, torchvision indices."""
     layers: list[nn.Module] = []
     channels = 3
-    for item in _VGG19:
+    for item in config:
         if item == "M":
             layers.append(nn.MaxPool2d(2, 2))
         else:
@@ -76,21 +86,43 @@ def vgg19_features(depth: int) -> nn.Sequential:
     return nn.Sequential(*layers[:depth])
 
 
-def load_vgg19_weights(features: nn.Sequential, source: str | os.PathLike[str]) -> None:
-    """Fill the conv layers of `features` from a path or URL; CheckpointError if unfit."""
+def vgg19_features(depth: int) -> nn.Sequential:
+    """Untrained VGG19 `features` layers 0..depth-1, torchvision indices."""
+    return vgg_features(VGG19, depth)
+
+
+def load_vgg_weights(features: nn.Sequential, source: str | os.PathLike[str], *,
+                     net: str = "VGG19") -> None:
+    """Fill the conv layers of `features` (a `net`) from a path or URL; CheckpointError
+    if the file is unreadable or lacks a tensor of the right shape."""
     path = resolve_source(source)
     wanted = {f"features.{i}.{p}": t for i, m in enumerate(features)
               if isinstance(m, nn.Conv2d) for p, t in m.named_parameters()}
-    found = _read_tensors(path, wanted)
+    found = read_tensors(path, wanted)
     for key, param in wanted.items():
         if key not in found:
-            raise CheckpointError(f"{path.name}: not VGG19 weights (no {key}; expected "
+            raise CheckpointError(f"{path.name}: not {net} weights (no {key}; expected "
                                   "torchvision key names features.N.weight/bias)")
         if found[key].shape != param.shape:
             raise CheckpointError(f"{path.name}: {key} has shape {tuple(found[key].shape)}, "
-                                  f"VGG19 needs {tuple(param.shape)}")
+                                  f"{net} needs {tuple(param.shape)}")
         with torch.no_grad():
             param.copy_(found[key].to(param.dtype))
+
+
+def load_vgg19_weights(features: nn.Sequential, source: str | os.PathLike[str]) -> None:
+    """Fill the conv layers of VGG19 `features` from a path or URL; CheckpointError if unfit."""
+    load_vgg_weights(features, source, net="VGG19")
+
+
+def tapped(features: nn.Sequential, x: Tensor, taps: Collection[int]) -> list[Tensor]:
+    """Run `x` through `features`; the outputs of the layers at indices `taps`, in order."""
+    out = []
+    for i, layer in enumerate(features):
+        x = layer(x)
+        if i in taps:
+            out.append(x)
+    return out
 
 
 def random_seed(source: str | os.PathLike[str]) -> int | None:
@@ -127,7 +159,9 @@ def weights_sha256(features: nn.Sequential) -> str:
     return digest.hexdigest()
 
 
-def _read_tensors(path: Path, wanted: dict[str, Tensor]) -> dict[str, Tensor]:
+def read_tensors(path: Path, wanted: Collection[str]) -> dict[str, Tensor]:
+    """The tensors named in `wanted` that the .safetensors or .pth file at `path` holds
+    (`torch.load(weights_only=True)`: no arbitrary objects); CheckpointError if unreadable."""
     try:
         if path.suffix == ".safetensors":
             with safe_open(str(path), framework="pt") as fh:
@@ -176,13 +210,7 @@ class PerceptualLoss(nn.Module):
 
     def _taps(self, x: Tensor) -> list[Tensor]:
         x = x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
-        x = (x - self.mean) / self.std
-        out = []
-        for i, layer in enumerate(self.features):
-            x = layer(x)
-            if i in self.taps:
-                out.append(x)
-        return out
+        return tapped(self.features, (x - self.mean) / self.std, self.taps)
 
     def forward(self, sr: Tensor, hr: Tensor) -> Tensor:
         with torch.no_grad():

@@ -195,8 +195,8 @@ def hr_dir(tmp_path: Path) -> Path:
 def test_parse_metrics() -> None:
     assert parse_metrics("psnr,ssim") == ("psnr", "ssim")
     assert parse_metrics(" NIQE , psnr,niqe") == ("niqe", "psnr")
-    with pytest.raises(ConfigError, match="'lpips'.*psnr, ssim, niqe"):
-        parse_metrics("psnr,lpips")
+    with pytest.raises(ConfigError, match="'fid'.*psnr, ssim, niqe, lpips"):
+        parse_metrics("psnr,fid")
     with pytest.raises(ConfigError):
         parse_metrics(" , ")
 
@@ -233,9 +233,9 @@ def test_cli_metrics(hr_dir: Path, toy_model: NiqeModel, tmp_path: Path,
     assert lines[-1].index("NIQE") < lines[-1].index("PSNR") and "SSIM" not in lines[-1]
     assert main(["-q", *base]) == 0
     assert "NIQE" not in capsys.readouterr().out
-    assert main(["-q", *base, "--metrics", "psnr,lpips"]) == 2
+    assert main(["-q", *base, "--metrics", "psnr,fid"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("sr-engine: error:") and "lpips" in err and "\n" not in err
+    assert err.startswith("sr-engine: error:") and "fid" in err and "\n" not in err
     monkeypatch.setenv("SR_NIQE_PARAMS", str(tmp_path / "absent.npz"))
     assert main(["-q", *base, "--metrics", "niqe"]) == 2
     err = capsys.readouterr().err.strip()
