@@ -19,11 +19,14 @@ import torch
 from sr_engine.data.io import IMAGE_SUFFIXES, load_image
 from sr_engine.degrade.resize import imresize
 from sr_engine.losses.perceptual import PerceptualLoss
-from sr_engine.losses.pixel import mse_loss, total_variation
+from sr_engine.losses.pixel import l1_loss, mse_loss, total_variation
 from sr_engine.paths import shared_data_dir
 from sr_engine.zoo import load_model
 
 PATCH = 96  # SRGAN's HR patch
+# The shipped SRGAN's taps: the paper's relu5_4 plus one per block, whose shallow features
+# hold the high frequencies a random relu5_4 alone lets drift (docs/PERCEPTUAL.md).
+SRGAN_LAYERS = ("relu1_2", "relu2_2", "relu3_4", "relu4_4", "relu5_4")
 
 
 def hr_patches(folder: Path, n: int, seed: int) -> torch.Tensor:
@@ -49,8 +52,9 @@ def measure(hr: torch.Tensor) -> dict[str, float]:
         outputs = {"srresnet": load_model("srresnet_x4").module(lr).clamp(0, 1),
                    "bicubic": imresize(lr, 4.0).clamp(0, 1)}
         figures = {"tv_hr": float(total_variation(hr, hr))}
-        losses = {"pixel_mse": mse_loss,
+        losses = {"pixel_mse": mse_loss, "pixel_l1": l1_loss,
                   "relu5_4": PerceptualLoss("random:0", ["relu5_4"]),
+                  "five_layers": PerceptualLoss("random:0", list(SRGAN_LAYERS)),
                   "relu2_2": PerceptualLoss("random:0", ["relu2_2"])}
         for name, sr in outputs.items():
             for term, fn in losses.items():

@@ -103,9 +103,12 @@ def test_cpu_cut_trains_the_same_model_as_its_paper_recipe(recipe: Path) -> None
     loss = cut.loss
     if random_seed(loss.perceptual_weights) is not None:
         # the one substitute a cut may make: a seeded random loss network for the paper's
-        # ImageNet VGG (which cannot be fetched here), with its own calibrated weight
+        # ImageNet VGG (which cannot be fetched here), with its own calibrated weight, taps
+        # and pixel anchor (docs/PERCEPTUAL.md)
         loss = dataclasses.replace(loss, perceptual=paper.loss.perceptual,
-                                   perceptual_weights=paper.loss.perceptual_weights)
+                                   perceptual_weights=paper.loss.perceptual_weights,
+                                   perceptual_layers=paper.loss.perceptual_layers,
+                                   l1=paper.loss.l1)
     assert loss == paper.loss
 
 
