@@ -147,6 +147,7 @@ def test_the_calibration_measures_every_figure_the_recipes_quote(tmp_path: Path)
     hr = hr_patches(folder, 2, seed=0)
     assert hr.shape == (2, 3, 96, 96) and torch.equal(hr, hr_patches(folder, 2, seed=0))
     figures = measure(hr)
-    assert set(figures) == {"tv_hr", *(f"{t}_{m}" for t in ("pixel_mse", "pixel_l1", "relu5_4", "five_layers", "relu2_2")
+    terms = ("pixel_mse", "pixel_l1", "relu5_4", "five_layers", "relu2_2")
+    assert set(figures) == {"tv_hr", *(f"{t}_{m}" for t in terms
                                        for m in ("srresnet", "bicubic"))}
     assert all(v > 0 for v in figures.values())
