@@ -65,7 +65,7 @@ test: $(STAMP)
 # conv roofline, its ratios kept per CPU in docs/bench/perf.json, a run over 1.5x worse fails),
 # then docs/bench/: the web's per-job overhead (50 jobs), a web EDSR x4 job on a 250x361
 # upload, and training throughput (train-bench). drcn and johnson ship no weights yet.
-BENCH_MODELS ?= bicubic srcnn fsrcnn espcn vdsr edsr srresnet
+BENCH_MODELS ?= bicubic srcnn fsrcnn espcn vdsr edsr srresnet srgan johnson
 bench: $(STAMP)
 	@mkdir -p docs/bench
 	$(BIN)/sr-engine -q benchmark --models $(BENCH_MODELS) --out docs/RESULTS.md \
