@@ -221,8 +221,8 @@ def discriminator_step(s: Session, fake: Tensor, real: Tensor) -> Tensor:
 
 
 def validate(s: Session, log: RunLog, progress: ProgressCallback | None) -> None:
-    """Evaluate the (EMA) weights; keep `best.safetensors` when PSNR improves, or always for
-    a perceptual model (it trades PSNR away on purpose: its latest weights are its best)."""
+    """Evaluate the (EMA) weights; keep `best.safetensors` when they improve (Session.improved:
+    PSNR, or NIQE for perceptual models)."""
     assert s.validator is not None
     steps = s.config.train.steps
     emit(progress, "validating", f"validating on {s.validator.label}",
@@ -231,7 +231,7 @@ def validate(s: Session, log: RunLog, progress: ProgressCallback | None) -> None
     log.write("val", s.step, s.last_metrics)
     emit(progress, "validating", f"step {s.step}: {s.last_metrics['psnr']:.2f} dB",
          current=s.step, total=steps, metrics=s.last_metrics)
-    if s.spec.objective == "perceptual" or s.last_metrics["psnr"] > s.best_psnr:
+    if s.improved():
         s.best_metrics, s.best_step = dict(s.last_metrics), s.step
         emit(progress, "saving", f"best checkpoint (step {s.step})", current=s.step, total=steps)
         save_best(s)

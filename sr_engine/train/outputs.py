@@ -44,7 +44,9 @@ def _meta(s: Session, metrics: dict[str, float], notes: str) -> CheckpointMeta:
 
 def save_best(s: Session) -> Path:
     path = s.out_dir / "best.safetensors"
-    kind = "latest validation" if s.spec.objective == "perceptual" else "best validation PSNR"
+    kind = "best validation PSNR"
+    if s.spec.objective == "perceptual":
+        kind = "best validation NIQE" if "niqe" in s.best_metrics else "latest validation"
     note = f"{kind} on {s.validator.label}" if s.validator else ""
     return save_checkpoint(path, s.eval_module, _meta(s, s.best_metrics, note))
 

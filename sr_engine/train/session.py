@@ -72,6 +72,17 @@ class Session:
     def best_psnr(self) -> float:
         return self.best_metrics.get("psnr", -math.inf)
 
+    def improved(self) -> bool:
+        """Whether the last validation beats the best: by PSNR, or for a perceptual model
+        by NIQE (lower is more natural; what it optimises), or, without NIQE at hand, it is
+        simply the latest (PSNR falls on purpose as such a model learns texture)."""
+        last = self.last_metrics
+        if self.spec.objective != "perceptual":
+            return last["psnr"] > self.best_psnr
+        if "niqe" in last:
+            return last["niqe"] < self.best_metrics.get("niqe", math.inf)
+        return True
+
     def state_dict(self) -> dict[str, Any]:
         return {
             "step": self.step, "arch": self.spec.id, "scale": self.config.model.scale,

@@ -5,6 +5,7 @@ record, and "latest, not best PSNR" for perceptual models."""
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -21,6 +22,7 @@ from sr_engine.registry import create_model, get_spec
 from sr_engine.ship import training_card
 from sr_engine.train import TrainConfig, train
 from sr_engine.train.outputs import read_log
+from sr_engine.train.session import Session
 from sr_engine.train.validate import Validator
 
 SMOKE = Path(__file__).resolve().parents[2] / "sr_engine" / "recipes" / "tiny_smoke.toml"
@@ -151,3 +153,16 @@ def test_the_calibration_measures_every_figure_the_recipes_quote(tmp_path: Path)
     assert set(figures) == {"tv_hr", *(f"{t}_{m}" for t in terms
                                        for m in ("srresnet", "bicubic"))}
     assert all(v > 0 for v in figures.values())
+
+
+@pytest.mark.parametrize(("arch", "last", "best", "improved"), [
+    ("srresnet", {"psnr": 30.0, "niqe": 5.0}, {"psnr": 30.1, "niqe": 9.0}, False),  # by PSNR
+    ("srresnet", {"psnr": 30.2}, {"psnr": 30.1}, True),
+    ("srgan", {"psnr": 29.0, "niqe": 7.5}, {"psnr": 30.0, "niqe": 8.0}, True),  # by NIQE
+    ("srgan", {"psnr": 30.4, "niqe": 11.3}, {"psnr": 30.2, "niqe": 7.6}, False),
+    ("srgan", {"psnr": 29.0}, {"psnr": 30.0}, True),  # no NIQE at hand: the latest
+])
+def test_which_validation_a_run_keeps(arch: str, last: dict, best: dict, improved: bool) -> None:
+    run = SimpleNamespace(spec=get_spec(arch), last_metrics=last, best_metrics=best,
+                          best_psnr=best["psnr"])
+    assert Session.improved(run) is improved
