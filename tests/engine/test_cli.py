@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from sr_engine.benchmark import parse_quality_table
@@ -20,6 +19,7 @@ from sr_engine.registry import create_model
 from sr_engine.ship import ship_run
 from sr_engine.train.state import load_state
 from sr_engine.zoo import load_model
+from tests.engine.test_fuse import BF16_FUSE
 
 SMOKE = Path(__file__).resolve().parents[2] / "sr_engine" / "recipes" / "tiny_smoke.toml"
 
@@ -292,8 +292,7 @@ def test_the_precision_check_measures_autocast_and_the_bf16_weight_copies(tmp_pa
                  "--precision-file", str(kept), "--out", str(out)]) == 0
     # the fused bf16 graph needs oneDNN's bf16 convolution (not on AVX2-only CPUs): a way
     # that cannot be built gets no row, so inference never picks it
-    ways = {"bf16", "bf16-native"} | (
-        {"bf16-fused"} if torch.ops.mkldnn._is_mkldnn_bf16_supported() else set())
+    ways = {"bf16", "bf16-native"} | ({"bf16-fused"} if BF16_FUSE else set())
     assert set(json.loads(kept.read_text())["espcn_x2"]) == ways
     text = out.read_text()
     assert all(f"| espcn_x2 | hr | {way} |" in text for way in ways)

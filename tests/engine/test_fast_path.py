@@ -12,6 +12,7 @@ import torch
 from sr_engine.inference import fast
 from sr_engine.inference.auto import cache_file
 from sr_engine.registry import get_spec
+from tests.engine.test_fuse import needs_bf16_fuse
 from tests.engine.test_inference import make_model
 
 
@@ -68,7 +69,8 @@ def test_models_whose_trace_bakes_in_sizes_are_never_frozen(monkeypatch, arch):
 
 @pytest.mark.parametrize(("timings", "expected"), [
     ([3.0, 2.0, 1.0, 2.0], "native-frozen"), ([3.0, 1.0, 2.0, 2.0], "native"),
-    ([3.0, 2.0, 2.0, 1.0], "native-fused"), ([1.0, 1.0, 1.0, 1.0], "eager")])
+    pytest.param([3.0, 2.0, 2.0, 1.0], "native-fused", marks=needs_bf16_fuse),
+    ([1.0, 1.0, 1.0, 1.0], "eager")])
 def test_bf16_runs_the_fastest_of_autocast_and_bf16_weight_copies(monkeypatch, timings,
                                                                   expected):
     order = iter(timings)  # eager (autocast), native, native-frozen, native-fused
@@ -117,6 +119,7 @@ def test_the_two_pass_stages_run_the_way_chosen_for_the_whole_network(monkeypatc
     assert _decisions() == {"edsr": "fused"}
 
 
+@needs_bf16_fuse
 def test_a_fused_bf16_graph_is_a_candidate_on_its_own_measured_drop(monkeypatch):
     drops = {"bf16": 0.001, "bf16-native": 0.05, "bf16-fused": 0.002}
     monkeypatch.setattr(fast, "precision_drop", lambda name, key: drops[key])
@@ -129,6 +132,7 @@ def test_a_fused_bf16_graph_is_a_candidate_on_its_own_measured_drop(monkeypatch)
     assert _decisions() == {"fsrcnn": "native-fused"}
 
 
+@needs_bf16_fuse
 def test_a_decision_without_the_weights_quality_does_not_stand_for_weights_with_it(
         monkeypatch):
     # benchmark's speed table times random weights (no precision.json entry: eager only);

@@ -22,6 +22,12 @@ from tests.engine.test_inference import make_model
 UNTRACEABLE = {"deepsr", "drcn", "vespcn"}
 SPECS = [s for s in list_models(kind=None) if s.id not in UNTRACEABLE]
 
+# oneDNN's bf16 convolution needs avx512bw/vl/dq or avx_ne_convert; on an AVX2-only CPU
+# the fused bf16 graph cannot run and inference never builds it (plain bf16 still runs).
+BF16_FUSE = torch.ops.mkldnn._is_mkldnn_bf16_supported()
+needs_bf16_fuse = pytest.mark.skipif(not BF16_FUSE, reason="this CPU has no oneDNN bf16 "
+                                     "convolution (AVX2 only): no fused bf16 graph")
+
 
 def _input(channels: int, height: int, width: int) -> torch.Tensor:
     return torch.rand(1, channels, height, width).contiguous(memory_format=torch.channels_last)
@@ -41,10 +47,7 @@ def test_the_fused_graph_computes_the_forward_at_another_size(spec):
         assert (graph(x) - module(x)).abs().max() <= 1e-5
 
 
-# oneDNN's bf16 convolution needs avx512bw/vl/dq or avx_ne_convert; on an AVX2-only CPU
-# the fused bf16 graph cannot run and inference never builds it (plain bf16 still runs).
-@pytest.mark.skipif(not torch.ops.mkldnn._is_mkldnn_bf16_supported(),
-                    reason="this CPU has no oneDNN bf16 convolution (AVX2 only)")
+@needs_bf16_fuse
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.id)
 def test_the_fused_graph_of_a_bf16_copy_differs_from_it_by_rounding_only(spec):
     c = make_model(spec, max(spec.scales)).in_channels
