@@ -31,8 +31,9 @@ DATA = shared_data_dir()
 def _claimed(arch: str, scale: int, dataset: str) -> float | None:
     rows = [row for report in REPORTS if report.exists()
             for row in parse_quality_table(report.read_text(encoding="utf-8"))]
-    for row in rows:
-        if (row["arch"], row["scale"], row["set"]) == (arch, f"x{scale}", dataset):
+    for row in rows:  # the shipped checkpoint's own row, not another run of its arch
+        if (row["model"], row["scale"], row["set"]) == (f"{arch}_x{scale}", f"x{scale}",
+                                                         dataset):
             return float(row["PSNR"])
     return None
 
