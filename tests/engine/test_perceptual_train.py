@@ -7,10 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from sr_engine.checkpoint import CheckpointMeta, read_meta, save_checkpoint
 from sr_engine.errors import ConfigError
@@ -24,23 +22,15 @@ from sr_engine.train import TrainConfig, train
 from sr_engine.train.outputs import read_log
 from sr_engine.train.session import Session
 from sr_engine.train.validate import Validator
+from tests.engine.test_train import _write_images
 
 SMOKE = Path(__file__).resolve().parents[2] / "sr_engine" / "recipes" / "tiny_smoke.toml"
 TINY = "model.hparams={n_resblocks = 1, n_feats = 8}"
 
 
-def _images(folder: Path, n: int, size: int, seed: int) -> Path:
-    rng = np.random.default_rng(seed)
-    folder.mkdir(parents=True)
-    for i in range(n):
-        small = rng.integers(0, 256, (size // 4, size // 4, 3), dtype=np.uint8)
-        Image.fromarray(small).resize((size, size), Image.BILINEAR).save(folder / f"{i}.png")
-    return folder
-
-
 def _config(tmp_path: Path, *extra: str) -> TrainConfig:
-    train_dir = _images(tmp_path / "train", 3, 48, 0)
-    val_dir = _images(tmp_path / "val", 2, 32, 1)
+    train_dir = _write_images(tmp_path / "train", 3, 48, 0)
+    val_dir = _write_images(tmp_path / "val", 2, 32, 1)
     return TrainConfig.from_toml(SMOKE).with_overrides(
         [f'data.train=["{train_dir}"]', f'data.val="{val_dir}"',
          f'train.out_dir="{tmp_path / "run"}"', "optim.warmup_steps=0", *extra])
@@ -133,7 +123,7 @@ def test_init_refuses_another_network(tmp_path: Path) -> None:
                     reason="NIQE's pristine model absent (../shared/data/metrics or "
                            "$SR_NIQE_PARAMS)")
 def test_perceptual_models_validate_with_niqe_too(tmp_path: Path) -> None:
-    folder = _images(tmp_path / "val", 2, 208, 2)
+    folder = _write_images(tmp_path / "val", 2, 208, 2)
     hp = {"n_resblocks": 1, "n_feats": 8}
     figures = {}
     for arch in ("srgan", "srresnet"):
@@ -145,7 +135,7 @@ def test_perceptual_models_validate_with_niqe_too(tmp_path: Path) -> None:
 
 
 def test_the_calibration_measures_every_figure_the_recipes_quote(tmp_path: Path) -> None:
-    folder = _images(tmp_path / "hr", 3, 128, 4)
+    folder = _write_images(tmp_path / "hr", 3, 128, 4)
     hr = hr_patches(folder, 2, seed=0)
     assert hr.shape == (2, 3, 96, 96) and torch.equal(hr, hr_patches(folder, 2, seed=0))
     figures = measure(hr)
