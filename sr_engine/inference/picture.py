@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from sr_engine.color import rgb_to_ycbcr, ycbcr_to_rgb
+from sr_engine.color import rgb_to_y, rgb_to_ycbcr, ycbcr_to_rgb
 from sr_engine.data.io import Picture
 from sr_engine.degrade.resize import imresize
 from sr_engine.errors import ConfigError
@@ -131,7 +131,7 @@ def _network_colour(module: Runnable, xs: list[Tensor], model_channels: int, sca
         return net([t.expand(-1, 3, -1, -1) for t in xs]).mean(dim=1, keepdim=True)
     if x.shape[1] == 1:  # a gray value is its own luma (the SR evaluation convention)
         return net(xs)
-    y = net([rgb_to_ycbcr(t)[:, :1] for t in xs])
+    y = net([rgb_to_y(t) for t in xs])
     return with_lr_chroma(y, x, scale)
 
 

@@ -221,8 +221,9 @@ def _as_luma(img: np.ndarray | Tensor) -> np.ndarray:
 
 
 def measurable(height: int, width: int, crop_border: int = 0) -> bool:
-    """Whether an image this size holds at least one whole block after the border crop."""
-    return min(height, width) - 2 * crop_border >= BLOCK
+    """Whether NIQE of an image this size means something: at least two whole blocks per
+    side after the border crop (with one, MATLAB's statistics degenerate; see `niqe`)."""
+    return min(height, width) - 2 * crop_border >= 2 * BLOCK
 
 
 def niqe(img_y: np.ndarray | Tensor, crop_border: int = 0, *,

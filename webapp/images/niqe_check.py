@@ -24,13 +24,11 @@ from sr_engine.data.io import Picture, load_image
 from sr_engine.errors import ConfigError, EngineError, ImageError
 from sr_engine.evaluate import levels8, y_levels
 from sr_engine.metrics import NiqeModel, load_niqe_model, niqe
-from sr_engine.metrics.niqe import BLOCK
+from sr_engine.metrics.niqe import BLOCK, measurable
 
 log = logging.getLogger(__name__)
 
-# NIQE compares block statistics with the pristine model; with fewer than 2 blocks of 96 px per
-# side its mean and covariance are those of a handful of blocks and the value means little
-# (sr_engine.metrics.niqe.niqe): such outputs get none.
+# Outputs too small for a meaningful NIQE (sr_engine.metrics.niqe.measurable) get none.
 MIN_SIDE = 2 * BLOCK
 UNAVAILABLE_PARAMS = "NIQE is not installed on this server (its model file is missing)"
 _logged: set[str] = set()
@@ -87,7 +85,7 @@ def _file_niqe(path: Path, scale: int, model: NiqeModel) -> tuple[float, str]:
 def _niqe(picture: Picture, scale: int, model: NiqeModel) -> float:
     pixels = picture.pixels
     h, w = pixels.shape[:2]
-    if min(h, w) - 2 * scale < MIN_SIDE:
+    if not measurable(h, w, scale):
         raise ImageError(f"a {w}x{h} output is too small for a meaningful NIQE (it needs "
                          f"{MIN_SIDE}x{MIN_SIDE} pixels inside a {scale} px border)")
     pixels = pixels[scale:h - scale, scale:w - scale] if scale else pixels
